@@ -1,0 +1,5 @@
+"""Entry point for `python -m oms_cli`."""
+
+from oms_cli.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""The oms-dx command line: parses options, calls the core, renders, and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from oms_cli import __version__
+from oms_cli.errors import ExitCode, KnowledgeBaseError, OmsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from oms_cli.knowledge import CompiledKnowledgeBase
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OutputFormat(str, Enum):
+    """How a command prints its result on stdout."""
+
+    table = "table"
+    json = "json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+app = typer.Typer(
+    name="oms-dx",
+    help="Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")]
+KbOpt = Annotated[Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")]
+
+
+def _clean(text: str) -> str:
+    # Error text can echo user input or file paths: never let it drive the terminal.
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def _emit_error(err: OmsError, fmt: OutputFormat) -> None:
+    sys.stderr.write(f"oms-dx: error: {_clean(err.message)}\n")
+    if fmt is OutputFormat.json:
+        body: dict[str, Any] = {"code": err.code, "message": err.message, "exit_code": int(err.exit_code)}
+        if isinstance(err, KnowledgeBaseError):
+            body["file"] = err.file
+            body["problems"] = [{"path": p.path, "message": p.message} for p in err.problems]
+        suggestions = getattr(err, "suggestions", None)
+        if suggestions is not None:
+            body["suggestions"] = suggestions
+        sys.stdout.write(json.dumps({"schema_version": "1", "error": body}) + "\n")
+
+
+def _guard(fn: F) -> F:
+    """Turn expected errors into one stderr line (plus a JSON error object in JSON mode) and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        fmt = kwargs.get("format", OutputFormat.table)
+        try:
+            return fn(*args, **kwargs)
+        except OmsError as err:
+            _emit_error(err, fmt)
+            raise typer.Exit(int(err.exit_code)) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("oms-dx: interrupted\n")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, emoji=False)
+
+
+def _load(path: Path | None) -> CompiledKnowledgeBase:
+    from oms_cli.knowledge import load_knowledge_base
+
+    return load_knowledge_base(path)
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"oms-dx {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence."""
+
+
+@app.command()
+@_guard
+def suggest(
+    finding: Annotated[list[str] | None, typer.Option("--finding", "-f", help="A finding that is present (repeatable; comma lists allowed; ids, synonyms or HPO ids).")] = None,
+    absent: Annotated[list[str] | None, typer.Option("--absent", "-x", help="A finding that was looked for and is absent (repeatable).")] = None,
+    age: Annotated[str | None, typer.Option("--age", help="Age in years (2.5) or with a unit (18m, 2y, 6w, 10d).")] = None,
+    onset: Annotated[str | None, typer.Option("--onset", help="Onset tempo: acute (<1 week), subacute (1-6 weeks), chronic (>6 weeks), episodic.")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N most probable conditions.")] = None,
+    format: FormatOpt = OutputFormat.table,
+    kb: KbOpt = None,
+) -> None:
+    """Rank OMS and its mimics for the entered findings, age and onset.
+
+    Example: oms-dx suggest --finding opsoclonus --age 3
+    """
+    from oms_cli.engine import normalise_query, rank
+    from oms_cli.parsing import parse_age, parse_onset, split_terms
+
+    age_years = parse_age(age) if age is not None else None
+    onset_id = parse_onset(onset) if onset is not None else None
+    knowledge = _load(kb)
+    query = normalise_query(knowledge, split_terms(finding), split_terms(absent), age_years, onset_id)
+    ranking = rank(knowledge, query, top=top)
+    for warning in ranking.warnings:
+        sys.stderr.write(f"oms-dx: warning: {_clean(warning)}\n")
+    if format is OutputFormat.json:
+        from oms_cli.render import suggest_document
+
+        _print_json(suggest_document(ranking, knowledge))
+    else:
+        from oms_cli.render import render_suggest
+
+        render_suggest(_console(), ranking, knowledge)
+
+
+@app.command()
+@_guard
+def show(
+    condition: Annotated[str, typer.Argument(help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').")],
+    format: FormatOpt = OutputFormat.table,
+    kb: KbOpt = None,
+) -> None:
+    """Print the reference card of a condition: synopsis, codes, profiles, findings and sources.
+
+    Example: oms-dx show oms
+    """
+    knowledge = _load(kb)
+    cid = knowledge.resolve_condition(condition)
+    if format is OutputFormat.json:
+        from oms_cli.render import condition_document
+
+        _print_json(condition_document(knowledge, cid))
+    else:
+        from oms_cli.render import render_condition
+
+        render_condition(_console(), knowledge, cid)
+
+
+@app.command()
+@_guard
+def conditions(format: FormatOpt = OutputFormat.table, kb: KbOpt = None) -> None:
+    """List the conditions of the knowledge base.
+
+    Example: oms-dx conditions --format json
+    """
+    knowledge = _load(kb)
+    if format is OutputFormat.json:
+        from oms_cli.render import conditions_document
+
+        _print_json(conditions_document(knowledge))
+    else:
+        from oms_cli.render import render_conditions
+
+        render_conditions(_console(), knowledge)
+
+
+@app.command()
+@_guard
+def findings(format: FormatOpt = OutputFormat.table, kb: KbOpt = None) -> None:
+    """List the finding vocabulary with synonyms and HPO ids.
+
+    Example: oms-dx findings
+    """
+    knowledge = _load(kb)
+    if format is OutputFormat.json:
+        from oms_cli.render import findings_document
+
+        _print_json(findings_document(knowledge))
+    else:
+        from oms_cli.render import render_findings
+
+        render_findings(_console(), knowledge)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

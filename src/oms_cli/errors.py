@@ -1,0 +1,84 @@
+"""The error hierarchy of oms-dx and the documented process exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in the README and part of the scripting contract."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    INPUT = 3
+    KNOWLEDGE_BASE = 4
+    INTERRUPTED = 130
+
+
+class OmsError(Exception):
+    """Base class of every expected error; the CLI turns it into one line and an exit code."""
+
+    code: str = "error"
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(OmsError):
+    """Raised for user input that cannot be used (bad age, onset, conflicting findings)."""
+
+    code = "invalid_input"
+    exit_code = ExitCode.INPUT
+
+
+class UnknownFindingError(InputError):
+    """Raised when a finding matches no id, synonym or HPO id of the vocabulary."""
+
+    code = "unknown_finding"
+
+    def __init__(self, token: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown finding {token!r}{hint} (see 'oms-dx findings')")
+        self.token = token
+        self.suggestions = suggestions
+
+
+class UnknownConditionError(InputError):
+    """Raised when a condition name matches no id, name or alias."""
+
+    code = "unknown_condition"
+
+    def __init__(self, token: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown condition {token!r}{hint} (see 'oms-dx conditions')")
+        self.token = token
+        self.suggestions = suggestions
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a knowledge-base file, located by a JSON path."""
+
+    path: str
+    message: str
+
+
+@dataclass
+class KnowledgeBaseError(OmsError):
+    """Raised when a knowledge-base file cannot be read, parsed or validated."""
+
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+
+    code = "knowledge_base"
+    exit_code = ExitCode.KNOWLEDGE_BASE
+
+    def __post_init__(self) -> None:
+        first = self.problems[0] if self.problems else Problem("", "invalid knowledge base")
+        where = f" at {first.path}" if first.path else ""
+        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
+        OmsError.__init__(self, f"{self.file}{where}: {first.message}{more}")

@@ -1,0 +1,162 @@
+"""Pydantic models of the knowledge-base file: the schema every oms-dx knowledge base must follow."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from oms_cli.parsing import ONSETS
+
+__all__ = ["ONSETS"]
+Onset = Literal["acute", "subacute", "chronic", "episodic"]
+
+_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+_HPO = re.compile(r"^HP:\d{7}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Evidence(_Model):
+    """A number with its provenance: cited references, or an expert estimate with its rationale."""
+
+    value: float = Field(description="A probability or relative frequency, strictly between 0 and 1.")
+    refs: list[str] = Field(default_factory=list, description="Reference ids that support the value.")
+    estimate: str | None = Field(
+        default=None, description="Set when the value is an expert estimate: the reasoning behind it."
+    )
+    note: str | None = Field(default=None, description="How the value was read or derived from the sources.")
+
+    @field_validator("value")
+    @classmethod
+    def _in_open_unit_interval(cls, v: float) -> float:
+        if not math.isfinite(v) or not 0.0 < v < 1.0:
+            raise ValueError(f"must be a finite number strictly between 0 and 1, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _has_provenance(self) -> Evidence:
+        if not self.refs and not (self.estimate and self.estimate.strip()):
+            raise ValueError("needs a citation ('refs') or an expert-estimate rationale ('estimate')")
+        return self
+
+    @property
+    def is_estimate(self) -> bool:
+        """True when the value is an expert estimate rather than a figure read from a source."""
+        return self.estimate is not None
+
+
+class Finding(_Model):
+    """A clinical finding of the vocabulary."""
+
+    id: str = Field(pattern=_ID)
+    label: str = Field(min_length=1)
+    kind: Literal["eye", "motor", "behaviour", "systemic", "history"]
+    definition: str = Field(min_length=1)
+    synonyms: list[str] = Field(default_factory=list)
+    hpo: str | None = None
+
+    @field_validator("hpo")
+    @classmethod
+    def _hpo_curie(cls, v: str | None) -> str | None:
+        if v is not None and not _HPO.match(v):
+            raise ValueError(f"must look like HP:0000000, got {v!r}")
+        return v
+
+
+class Code(_Model):
+    """A code of a coding system (ICD-10-CM, SNOMED CT, ORPHA, ICD-11) for a condition."""
+
+    system: Literal["ICD-10-CM", "SNOMED CT", "ORPHA", "ICD-11"]
+    code: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    note: str | None = None
+    refs: list[str] = Field(min_length=1)
+
+
+class CantMiss(_Model):
+    """Whether a condition must not be missed, why, and the test that excludes it."""
+
+    flag: bool
+    reason: str = Field(min_length=1)
+    excluding_test: str | None = None
+
+
+class Prior(_Model):
+    """Relative frequency among presenting patients, for children and adults."""
+
+    child: Evidence
+    adult: Evidence
+
+
+class Condition(_Model):
+    """A condition of the differential with its profile and finding frequencies at presentation."""
+
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    codes: list[Code] = Field(default_factory=list)
+    synopsis: str = Field(min_length=1)
+    cant_miss: CantMiss
+    prior: Prior
+    age_profile: dict[str, Evidence]
+    onset_profile: dict[Onset, Evidence]
+    findings: dict[str, Evidence]
+    last_reviewed: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    @field_validator("onset_profile")
+    @classmethod
+    def _all_onsets(cls, v: dict[str, Evidence]) -> dict[str, Evidence]:
+        missing = [o for o in ONSETS if o not in v]
+        if missing:
+            raise ValueError(f"missing onset(s): {', '.join(missing)}")
+        return v
+
+
+class AgeBand(_Model):
+    """An age band in years, [min_years, max_years), belonging to the child or adult group."""
+
+    id: str = Field(min_length=1)
+    min_years: float = Field(ge=0)
+    max_years: float = Field(gt=0, le=120)
+    group: Literal["child", "adult"]
+
+
+class Reference(_Model):
+    """A full bibliographic reference; needs at least one of PMID, DOI or URL."""
+
+    id: str = Field(min_length=1)
+    authors: str = Field(min_length=1)
+    year: int = Field(ge=1900, le=2100)
+    title: str = Field(min_length=1)
+    journal: str = Field(min_length=1)
+    pmid: str | None = Field(default=None, pattern=r"^\d+$")
+    doi: str | None = Field(default=None, pattern=r"^10\.\S+/\S+$")
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Reference:
+        if not (self.pmid or self.doi or self.url):
+            raise ValueError("needs a pmid, doi or url")
+        return self
+
+
+class KnowledgeBase(_Model):
+    """The whole knowledge-base file."""
+
+    schema_version: Literal["1"]
+    kb_version: str = Field(min_length=1)
+    last_reviewed: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    title: str
+    context: str
+    leak_probability: Evidence
+    unknown_age_policy: str
+    age_bands: list[AgeBand] = Field(min_length=1)
+    onset_definitions: dict[Onset, str]
+    findings: list[Finding] = Field(min_length=1)
+    conditions: list[Condition] = Field(min_length=1)
+    references: list[Reference] = Field(default_factory=list)
