@@ -1,0 +1,83 @@
+"""Shared fixtures: the toy and shipped knowledge bases, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from oms_cli.cli import app
+from oms_cli.knowledge import CompiledKnowledgeBase, default_kb_path, load_knowledge_base
+
+DATA = Path(__file__).parent / "data"
+TOY_KB = DATA / "toy_conditions.json"
+REPO = Path(__file__).resolve().parents[1]
+DEV_VIGNETTES = REPO.parent / "shared" / "vignettes" / "dev.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _stable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def toy_kb() -> CompiledKnowledgeBase:
+    return load_knowledge_base(TOY_KB)
+
+
+@pytest.fixture(scope="session")
+def shipped_kb() -> CompiledKnowledgeBase:
+    return load_knowledge_base(default_kb_path())
+
+
+@pytest.fixture()
+def toy_data() -> dict[str, Any]:
+    """A fresh, mutable copy of the toy knowledge base's JSON."""
+    data: dict[str, Any] = json.loads(TOY_KB.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture()
+def write_kb(tmp_path: Path) -> Callable[[Any], Path]:
+    def write(data: Any, name: str = "kb.json") -> Path:
+        path = tmp_path / name
+        if isinstance(data, (bytes, str)):
+            path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            path.write_text(json.dumps(data), encoding="utf-8")
+        return path
+
+    return write
+
+
+class Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture()
+def invoke() -> Callable[..., Result]:
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        res = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return Result(res.exit_code, res.stdout, res.stderr)
+
+    return run
+
+
+def load_dev_cases() -> list[dict[str, Any]]:
+    if not DEV_VIGNETTES.is_file():
+        return []
+    return [json.loads(line) for line in DEV_VIGNETTES.read_text(encoding="utf-8").splitlines() if line.strip()]
