@@ -10,8 +10,13 @@ from oms_cli.knowledge import CompiledKnowledgeBase
 from .conftest import load_dev_cases
 
 
-def ranked(kb: CompiledKnowledgeBase, present: list[str], absent: list[str] | None = None,
-           age: float | None = None, onset: str | None = None) -> list[str]:
+def ranked(
+    kb: CompiledKnowledgeBase,
+    present: list[str],
+    absent: list[str] | None = None,
+    age: float | None = None,
+    onset: str | None = None,
+) -> list[str]:
     q = normalise_query(kb, present, absent or [], age, onset)
     return [r.id for r in rank(kb, q).results]
 
@@ -30,8 +35,14 @@ def ranked(kb: CompiledKnowledgeBase, present: list[str], absent: list[str] | No
         (["altered-consciousness", "focal-deficit", "recent-infection", "ataxia"], [], 6, "subacute", "adem"),
     ],
 )
-def test_expected_leader(shipped_kb: CompiledKnowledgeBase, present: list[str], absent: list[str],
-                         age: float | None, onset: str | None, first: str) -> None:
+def test_expected_leader(
+    shipped_kb: CompiledKnowledgeBase,
+    present: list[str],
+    absent: list[str],
+    age: float | None,
+    onset: str | None,
+    first: str,
+) -> None:
     assert ranked(shipped_kb, present, absent, age, onset)[0] == first
 
 

@@ -64,7 +64,9 @@ def test_age_uses_group_priors_and_band_profile(toy_kb: CompiledKnowledgeBase) -
     assert adult["delta"] == pytest.approx(0.4 / 1.4)
 
 
-@pytest.mark.parametrize(("age", "group"), [(None, None), (0.0, "child"), (17.99, "child"), (18.0, "adult"), (120.0, "adult")])
+@pytest.mark.parametrize(
+    ("age", "group"), [(None, None), (0.0, "child"), (17.99, "child"), (18.0, "adult"), (120.0, "adult")]
+)
 def test_age_group(age: float | None, group: str | None) -> None:
     assert age_group(age) == group
 

@@ -12,7 +12,9 @@ from oms_cli.errors import KnowledgeBaseError, UnknownConditionError, UnknownFin
 from oms_cli.knowledge import CompiledKnowledgeBase, load_knowledge_base
 
 
-@pytest.mark.parametrize("term", ["spots", "SPOTS", " Spots ", "red dots", "red_dots", "Red-Dots", "HP:0000001", "hp_0000001"])
+@pytest.mark.parametrize(
+    "term", ["spots", "SPOTS", " Spots ", "red dots", "red_dots", "Red-Dots", "HP:0000001", "hp_0000001"]
+)
 def test_resolve_finding(toy_kb: CompiledKnowledgeBase, term: str) -> None:
     assert toy_kb.resolve_finding(term) == "spots"
 

@@ -13,12 +13,41 @@ SEED_IDS = [
 ]  # fmt: skip
 
 # The 33 findings of ../shared/vignettes/README.md.
-VIGNETTE_FINDINGS = (
-    "opsoclonus ocular_flutter nystagmus end_gaze_nystagmus myoclonus ataxia truncal_ataxia dysarthria tremor "
-    "irritability sleep_disturbance developmental_regression refusal_to_walk vomiting nausea headache fever "
-    "recent_infection recent_vaccination altered_consciousness seizures focal_deficit cranial_nerve_palsy papilledema "
-    "vertigo neck_pain family_history_ataxia drug_exposure malaise hypotonia behavioral_change abdominal_mass weight_loss"
-).split()
+VIGNETTE_FINDINGS = [
+    "opsoclonus",
+    "ocular_flutter",
+    "nystagmus",
+    "end_gaze_nystagmus",
+    "myoclonus",
+    "ataxia",
+    "truncal_ataxia",
+    "dysarthria",
+    "tremor",
+    "irritability",
+    "sleep_disturbance",
+    "developmental_regression",
+    "refusal_to_walk",
+    "vomiting",
+    "nausea",
+    "headache",
+    "fever",
+    "recent_infection",
+    "recent_vaccination",
+    "altered_consciousness",
+    "seizures",
+    "focal_deficit",
+    "cranial_nerve_palsy",
+    "papilledema",
+    "vertigo",
+    "neck_pain",
+    "family_history_ataxia",
+    "drug_exposure",
+    "malaise",
+    "hypotonia",
+    "behavioral_change",
+    "abdominal_mass",
+    "weight_loss",
+]
 
 
 def test_seed_conditions(shipped_kb: CompiledKnowledgeBase) -> None:
@@ -66,7 +95,9 @@ def test_every_condition_has_a_code_synopsis_and_cant_miss_reason(shipped_kb: Co
 
 
 def _icd_codes(kb: CompiledKnowledgeBase) -> list[tuple[str, str, str]]:
-    return [(c.id, code.code, code.label) for c in kb.conditions for code in c.model.codes if code.system == "ICD-10-CM"]
+    return [
+        (c.id, code.code, code.label) for c in kb.conditions for code in c.model.codes if code.system == "ICD-10-CM"
+    ]
 
 
 def test_icd10cm_codes_exist_and_labels_match(shipped_kb: CompiledKnowledgeBase) -> None:

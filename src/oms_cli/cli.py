@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -14,6 +14,7 @@ import typer
 
 from oms_cli import __version__
 from oms_cli.errors import ExitCode, KnowledgeBaseError, OmsError
+from oms_cli.safe import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How a command prints its result on stdout."""
 
     table = "table"
@@ -43,16 +44,13 @@ app = typer.Typer(
 )
 
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")]
-KbOpt = Annotated[Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")]
-
-
-def _clean(text: str) -> str:
-    # Error text can echo user input or file paths: never let it drive the terminal.
-    return "".join(ch if ch.isprintable() or ch == " " else f"\\x{ord(ch):02x}" for ch in text)
+KbOpt = Annotated[
+    Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")
+]
 
 
 def _emit_error(err: OmsError, fmt: OutputFormat) -> None:
-    sys.stderr.write(f"oms-dx: error: {_clean(err.message)}\n")
+    sys.stderr.write(f"oms-dx: error: {printable(err.message)}\n")
     if fmt is OutputFormat.json:
         body: dict[str, Any] = {"code": err.code, "message": err.message, "exit_code": int(err.exit_code)}
         if isinstance(err, KnowledgeBaseError):
@@ -106,7 +104,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence."""
 
@@ -114,10 +114,27 @@ def _root(
 @app.command()
 @_guard
 def suggest(
-    finding: Annotated[list[str] | None, typer.Option("--finding", "-f", help="A finding that is present (repeatable; comma lists allowed; ids, synonyms or HPO ids).")] = None,
-    absent: Annotated[list[str] | None, typer.Option("--absent", "-x", help="A finding that was looked for and is absent (repeatable).")] = None,
-    age: Annotated[str | None, typer.Option("--age", help="Age in years (2.5) or with a unit (18m, 2y, 6w, 10d).")] = None,
-    onset: Annotated[str | None, typer.Option("--onset", help="Onset tempo: acute (<1 week), subacute (1-6 weeks), chronic (>6 weeks), episodic.")] = None,
+    finding: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--finding",
+            "-f",
+            help="A finding that is present (repeatable; comma lists allowed; ids, synonyms or HPO ids).",
+        ),
+    ] = None,
+    absent: Annotated[
+        list[str] | None,
+        typer.Option("--absent", "-x", help="A finding that was looked for and is absent (repeatable)."),
+    ] = None,
+    age: Annotated[
+        str | None, typer.Option("--age", help="Age in years (2.5) or with a unit (18m, 2y, 6w, 10d).")
+    ] = None,
+    onset: Annotated[
+        str | None,
+        typer.Option(
+            "--onset", help="Onset tempo: acute (<1 week), subacute (1-6 weeks), chronic (>6 weeks), episodic."
+        ),
+    ] = None,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N most probable conditions.")] = None,
     format: FormatOpt = OutputFormat.table,
     kb: KbOpt = None,
@@ -135,7 +152,7 @@ def suggest(
     query = normalise_query(knowledge, split_terms(finding), split_terms(absent), age_years, onset_id)
     ranking = rank(knowledge, query, top=top)
     for warning in ranking.warnings:
-        sys.stderr.write(f"oms-dx: warning: {_clean(warning)}\n")
+        sys.stderr.write(f"oms-dx: warning: {printable(warning)}\n")
     if format is OutputFormat.json:
         from oms_cli.render import suggest_document
 

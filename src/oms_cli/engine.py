@@ -66,7 +66,9 @@ class Ranking:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-def normalise_query(kb: CompiledKnowledgeBase, present: list[str], absent: list[str], age_years: float | None, onset: str | None) -> Query:
+def normalise_query(
+    kb: CompiledKnowledgeBase, present: list[str], absent: list[str], age_years: float | None, onset: str | None
+) -> Query:
     """Resolve user terms to canonical ids, de-duplicate, and reject contradictions."""
     p = tuple(dict.fromkeys(kb.resolve_finding(t) for t in present))
     a = tuple(dict.fromkeys(kb.resolve_finding(t) for t in absent))
@@ -142,10 +144,15 @@ def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None) -> Ran
         others_weight = prior_total - priors[i]
         for finding, present in entered:
             p_c = likelihood(kb, c, finding, present)
-            p_o = sum(priors[j] * likelihood(kb, o, finding, present) for j, o in enumerate(kb.conditions) if j != i) / others_weight
+            p_o = (
+                sum(priors[j] * likelihood(kb, o, finding, present) for j, o in enumerate(kb.conditions) if j != i)
+                / others_weight
+            )
             log_findings += math.log(p_c)
             contributions.append(
-                Contribution(finding, "present" if present else "absent", math.log(p_c / p_o), p_c, p_o, finding in c.findings)
+                Contribution(
+                    finding, "present" if present else "absent", math.log(p_c / p_o), p_c, p_o, finding in c.findings
+                )
             )
         rows.append((c, log_prior, log_age, log_onset, log_findings, tuple(contributions)))
 

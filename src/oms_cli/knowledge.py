@@ -56,7 +56,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise KnowledgeBaseError(where, [Problem("", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]) from None
+        raise KnowledgeBaseError(
+            where, [Problem("", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+        ) from None
     except ValueError as exc:
         raise KnowledgeBaseError(where, [Problem("", str(exc))]) from None
 
@@ -125,12 +127,13 @@ def cross_check(kb: KnowledgeBase) -> list[Problem]:
         extra = [b for b in c.age_profile if b not in band_ids]
         if missing:
             problems.append(Problem(f"conditions[{i}].age_profile", f"missing age band(s): {', '.join(missing)}"))
-        for b in extra:
-            problems.append(Problem(f"conditions[{i}].age_profile.{b}", f"unknown age band {b!r}"))
+        problems += [Problem(f"conditions[{i}].age_profile.{band}", f"unknown age band {band!r}") for band in extra]
         for j, code in enumerate(c.codes):
             for k, ref in enumerate(code.refs):
                 if ref not in ref_ids:
-                    problems.append(Problem(f"conditions[{i}].codes[{j}].refs[{k}]", f"reference {ref!r} is not in 'references'"))
+                    problems.append(
+                        Problem(f"conditions[{i}].codes[{j}].refs[{k}]", f"reference {ref!r} is not in 'references'")
+                    )
     return problems
 
 
@@ -258,4 +261,3 @@ def load_knowledge_base(path: str | Path | None = None) -> CompiledKnowledgeBase
     data = read_json(file)
     kb = validate(data, str(file))
     return compile_kb(kb, str(file))
-

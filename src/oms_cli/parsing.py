@@ -7,11 +7,12 @@ import math
 import re
 
 from oms_cli.errors import InputError
+
 ONSETS: tuple[str, ...] = ("acute", "subacute", "chronic", "episodic")
 MAX_AGE_YEARS = 120.0
 
 _AGE = re.compile(
-    r"^\s*(?P<num>\d+(?:\.\d+)?|\.\d+)\s*"
+    r"^\s*(?P<num>[-+]?(?:\d+(?:\.\d+)?|\.\d+))\s*"
     r"(?P<unit>y|yr|yrs|year|years|m|mo|mos|month|months|w|wk|wks|week|weeks|d|day|days)?\s*$",
     re.IGNORECASE,
 )
@@ -32,7 +33,9 @@ def parse_age(text: str) -> float:
 def check_age(years: float, shown: object | None = None) -> float:
     """Reject ages that are not finite or lie outside 0-120 years."""
     if not math.isfinite(years) or years < 0 or years > MAX_AGE_YEARS:
-        raise InputError(f"impossible age {shown if shown is not None else years!r}: must be between 0 and {MAX_AGE_YEARS:g} years")
+        raise InputError(
+            f"impossible age {shown if shown is not None else years!r}: must be between 0 and {MAX_AGE_YEARS:g} years"
+        )
     return years
 
 

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from oms_cli import __version__
+from oms_cli.safe import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -140,6 +141,13 @@ def _cited_refs(kb: CompiledKnowledgeBase, condition_id: str) -> set[str]:
 # ----------------------------------------------------------------------------- human output
 
 
+def _t(text: str, style: str = "") -> Any:
+    """Rich Text that shows untrusted text literally: no markup, no terminal control characters."""
+    from rich.text import Text
+
+    return Text(printable(text), style=style)
+
+
 def _bar(p: float, width: int = 10) -> str:
     filled = max(0, min(width, round(p * width)))
     return "█" * filled + "·" * (width - filled)
@@ -167,7 +175,6 @@ def _effect(kb: CompiledKnowledgeBase, c: Contribution) -> str:
 def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase) -> None:
     """Print the ranked differential table with supporting and opposing findings."""
     from rich.table import Table
-    from rich.text import Text
 
     q = ranking.query
     parts = []
@@ -179,7 +186,9 @@ def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase
         parts.append(f"age {q.age_years:g} y ({ranking.age_group})")
     if q.onset:
         parts.append(f"onset {q.onset}")
-    table = Table(title=Text("Differential — " + "; ".join(parts) if parts else "Differential (no input)"), title_justify="left")
+    table = Table(
+        title=_t("Differential — " + "; ".join(parts) if parts else "Differential (no input)"), title_justify="left"
+    )
     table.add_column("#", justify="right")
     table.add_column("Condition", no_wrap=True)
     table.add_column("Probability", no_wrap=True)
@@ -190,18 +199,21 @@ def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase
         pos = sorted((c for c in r.contributions if c.log_lr > 0.05), key=lambda c: -c.log_lr)[:2]
         neg = sorted((c for c in r.contributions if c.log_lr < -0.05), key=lambda c: c.log_lr)[:2]
         table.add_row(
-            Text(str(r.rank)),
-            Text(r.id),
-            Text(f"{_bar(r.probability)} {_pct(r.probability):>5}"),
-            Text(", ".join(_effect(kb, c) for c in pos)),
-            Text(", ".join(_effect(kb, c) for c in neg)),
-            Text(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
+            _t(str(r.rank)),
+            _t(r.id),
+            _t(f"{_bar(r.probability)} {_pct(r.probability):>5}"),
+            _t(", ".join(_effect(kb, c) for c in pos)),
+            _t(", ".join(_effect(kb, c) for c in neg)),
+            _t(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
         )
     console.print(table)
-    notes = Text(f"{CANT_MISS_MARK} = can't-miss condition. ×/÷ = likelihood ratio against the other conditions. "
-                 f"Closed world: probabilities cover only these {len(kb.conditions)} conditions. ", style="dim")
-    notes.append(DISCLAIMER, style="dim")
+    notes = _t(
+        f"{CANT_MISS_MARK} = can't-miss condition. ×/÷ = likelihood ratio against the other conditions. "
+        f"Closed world: probabilities cover only these {len(kb.conditions)} conditions.",
+        style="dim",
+    )
     console.print(notes)
+    console.print(_t(DISCLAIMER, style="dim"))
 
 
 def _source(kb: CompiledKnowledgeBase, ev: Evidence) -> Any:
@@ -210,103 +222,109 @@ def _source(kb: CompiledKnowledgeBase, ev: Evidence) -> Any:
     text = Text()
     if ev.estimate is not None:
         text.append("expert estimate: ", style="yellow")
-        text.append(ev.estimate)
+        text.append(printable(ev.estimate))
         if ev.refs:
-            text.append(f" [{', '.join(ev.refs)}]", style="dim")
+            text.append(printable(f" [{', '.join(ev.refs)}]"), style="dim")
     else:
-        text.append(", ".join(ev.refs), style="cyan")
+        text.append(printable(", ".join(ev.refs)), style="cyan")
         if ev.note:
-            text.append(f" — {ev.note}", style="dim")
+            text.append(printable(f" — {ev.note}"), style="dim")
     return text
 
 
 def render_condition(console: Console, kb: CompiledKnowledgeBase, condition_id: str) -> None:
     """Print the reference card of one condition."""
     from rich.table import Table
-    from rich.text import Text
 
     c = kb.condition(condition_id).model
-    head = Text(c.name, style="bold")
-    head.append(f"  ({c.id})", style="dim")
+    head = _t(c.name, style="bold")
+    head.append(printable(f"  ({c.id})"), style="dim")
     console.print(head)
     if c.aliases:
-        console.print(Text("Also called: " + ", ".join(c.aliases), style="dim"))
+        console.print(_t("Also called: " + ", ".join(c.aliases), style="dim"))
     console.print()
-    console.print(Text(c.synopsis))
+    console.print(_t(c.synopsis))
     console.print()
 
-    marker = Text("Can't miss: ", style="bold red" if c.cant_miss.flag else "bold")
+    marker = _t("Can't miss: ", style="bold red" if c.cant_miss.flag else "bold")
     marker.append("yes — " if c.cant_miss.flag else "no — ")
-    marker.append(c.cant_miss.reason)
+    marker.append(printable(c.cant_miss.reason))
     console.print(marker)
     if c.cant_miss.excluding_test:
-        t = Text("Test that settles it: ", style="bold")
-        t.append(c.cant_miss.excluding_test)
+        t = _t("Test that settles it: ", style="bold")
+        t.append(printable(c.cant_miss.excluding_test))
         console.print(t)
     console.print()
 
-    codes = Table(title=Text("Codes"), title_justify="left")
+    codes = Table(title=_t("Codes"), title_justify="left")
     for col in ("System", "Code", "Label", "Note"):
         codes.add_column(col)
     for code in c.codes:
-        codes.add_row(Text(code.system), Text(code.code, style="bold"), Text(code.label), Text(code.note or ""))
+        codes.add_row(_t(code.system), _t(code.code, style="bold"), _t(code.label), _t(code.note or ""))
     console.print(codes)
 
-    prof = Table(title=Text("Prior and profiles"), title_justify="left")
+    prof = Table(title=_t("Prior and profiles"), title_justify="left")
     for col in ("Item", "Value", "", "Source"):
         prof.add_column(col)
-    prof.add_row(Text("prior, children"), Text(f"{c.prior.child.value:.3f}"), Text(""), _source(kb, c.prior.child))
-    prof.add_row(Text("prior, adults"), Text(f"{c.prior.adult.value:.3f}"), Text(""), _source(kb, c.prior.adult))
+    prof.add_row(_t("prior, children"), _t(f"{c.prior.child.value:.3f}"), _t(""), _source(kb, c.prior.child))
+    prof.add_row(_t("prior, adults"), _t(f"{c.prior.adult.value:.3f}"), _t(""), _source(kb, c.prior.adult))
     for band, ev in c.age_profile.items():
-        prof.add_row(Text(f"age {band} y"), Text(f"{ev.value:.2f}"), Text(_bar(ev.value)), _source(kb, ev))
+        prof.add_row(_t(f"age {band} y"), _t(f"{ev.value:.2f}"), _t(_bar(ev.value)), _source(kb, ev))
     for onset, ev in c.onset_profile.items():
-        prof.add_row(Text(f"onset {onset}"), Text(f"{ev.value:.2f}"), Text(_bar(ev.value)), _source(kb, ev))
+        prof.add_row(_t(f"onset {onset}"), _t(f"{ev.value:.2f}"), _t(_bar(ev.value)), _source(kb, ev))
     console.print(prof)
 
-    finds = Table(title=Text("Findings at presentation"), title_justify="left")
+    finds = Table(title=_t("Findings at presentation"), title_justify="left")
     for col in ("Finding", "Frequency", "", "Source"):
         finds.add_column(col)
     ordered = sorted(c.findings.items(), key=lambda kv: -kv[1].value)
     for fid, ev in ordered:
-        finds.add_row(Text(kb.finding(fid).label), Text(f"{ev.value * 100:.1f}%"), Text(_bar(ev.value)), _source(kb, ev))
+        finds.add_row(_t(kb.finding(fid).label), _t(f"{ev.value * 100:.1f}%"), _t(_bar(ev.value)), _source(kb, ev))
     console.print(finds)
-    console.print(Text(f"Findings not listed count with the leak probability {kb.leak:g}.", style="dim"))
+    console.print(_t(f"Findings not listed count with the leak probability {kb.leak:g}.", style="dim"))
     console.print()
 
-    console.print(Text("References", style="bold"))
+    console.print(_t("References", style="bold"))
     cited = _cited_refs(kb, condition_id)
     for ref in kb.model.references:
         if ref.id in cited:
-            line = Text(f"[{ref.id}] ", style="cyan")
-            ids = "; ".join(x for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "", ref.url or "") if x)
-            line.append(f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}. {ids}")
+            line = _t(f"[{ref.id}] ", style="cyan")
+            ids = "; ".join(
+                x
+                for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "", ref.url or "")
+                if x
+            )
+            line.append(printable(f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}. {ids}"))
             console.print(line)
     console.print()
-    console.print(Text(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", style="dim"))
+    console.print(_t(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", style="dim"))
 
 
 def render_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
     """Print the list of conditions."""
     from rich.table import Table
-    from rich.text import Text
 
     table = Table()
     for col in ("Id", "Name", "Prior (child)", "Prior (adult)", CANT_MISS_MARK):
         table.add_column(col)
     for c in kb.conditions:
-        table.add_row(Text(c.id, style="bold"), Text(c.name), Text(f"{c.prior_child:.3f}"), Text(f"{c.prior_adult:.3f}"),
-                      Text(CANT_MISS_MARK if c.cant_miss else "", style="bold red"))
+        table.add_row(
+            _t(c.id, style="bold"),
+            _t(c.name),
+            _t(f"{c.prior_child:.3f}"),
+            _t(f"{c.prior_adult:.3f}"),
+            _t(CANT_MISS_MARK if c.cant_miss else "", style="bold red"),
+        )
     console.print(table)
 
 
 def render_findings(console: Console, kb: CompiledKnowledgeBase) -> None:
     """Print the finding vocabulary."""
     from rich.table import Table
-    from rich.text import Text
 
     table = Table()
     for col in ("Id", "Label", "Kind", "HPO", "Synonyms"):
         table.add_column(col)
     for f in kb.model.findings:
-        table.add_row(Text(f.id, style="bold"), Text(f.label), Text(f.kind), Text(f.hpo or ""), Text(", ".join(f.synonyms)))
+        table.add_row(_t(f.id, style="bold"), _t(f.label), _t(f.kind), _t(f.hpo or ""), _t(", ".join(f.synonyms)))
     console.print(table)
