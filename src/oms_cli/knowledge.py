@@ -77,6 +77,57 @@ def _evidence_items(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
             yield f"{base}.findings.{fid}", ev
 
 
+CARD_SECTIONS = ("look_for", "diagnostic_pearls", "differential_pitfalls", "management_pearls", "therapy")
+
+
+def citations(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
+    """Every citation in the knowledge base as (JSON path of the reference, reference id)."""
+    for path, ev in _evidence_items(kb):
+        for j, ref in enumerate(ev.refs):
+            yield f"{path}.refs[{j}]", ref
+    for i, c in enumerate(kb.conditions):
+        base = f"conditions[{i}]"
+        for j, ref in enumerate(c.synopsis_refs):
+            yield f"{base}.synopsis_refs[{j}]", ref
+        for j, code in enumerate(c.codes):
+            for k, ref in enumerate(code.refs):
+                yield f"{base}.codes[{j}].refs[{k}]", ref
+        for section in CARD_SECTIONS:
+            for j, st in enumerate(getattr(c, section)):
+                for k, ref in enumerate(st.refs):
+                    yield f"{base}.{section}[{j}].refs[{k}]", ref
+        for j, test in enumerate(c.best_tests):
+            for k, ref in enumerate(test.refs):
+                yield f"{base}.best_tests[{j}].refs[{k}]", ref
+        for j, crit in enumerate(c.criteria):
+            for k, ref in enumerate(crit.refs):
+                yield f"{base}.criteria[{j}].refs[{k}]", ref
+
+
+def _check_card(kb: KnowledgeBase, i: int, c: Condition, finding_ids: set[str]) -> list[Problem]:
+    base = f"conditions[{i}]"
+    condition_ids = {other.id for other in kb.conditions}
+    problems: list[Problem] = []
+    for section in CARD_SECTIONS:
+        for j, st in enumerate(getattr(c, section)):
+            problems += [
+                Problem(f"{base}.{section}[{j}].versus[{k}]", f"unknown condition id {cid!r}")
+                for k, cid in enumerate(st.versus)
+                if cid not in condition_ids
+            ]
+    problems += _duplicates((f"{base}.criteria[{j}].id", cr.id) for j, cr in enumerate(c.criteria))
+    for j, crit in enumerate(c.criteria):
+        path = f"{base}.criteria[{j}]"
+        problems += _duplicates((f"{path}.items[{k}].id", item.id) for k, item in enumerate(crit.items))
+        for k, item in enumerate(crit.items):
+            problems += [
+                Problem(f"{path}.items[{k}].findings[{m}]", f"unknown finding id {fid!r}")
+                for m, fid in enumerate(item.findings)
+                if fid not in finding_ids
+            ]
+    return problems
+
+
 def _duplicates(items: Iterable[tuple[str, str]]) -> Iterator[Problem]:
     seen: dict[str, str] = {}
     for path, key in items:
@@ -113,10 +164,9 @@ def cross_check(kb: KnowledgeBase) -> list[Problem]:
             problems.append(Problem(f"age_bands[{i}]", "min_years must be below max_years"))
 
     ref_ids = {r.id for r in kb.references}
-    for path, ev in _evidence_items(kb):
-        for j, ref in enumerate(ev.refs):
-            if ref not in ref_ids:
-                problems.append(Problem(f"{path}.refs[{j}]", f"reference {ref!r} is not in 'references'"))
+    problems += [
+        Problem(path, f"reference {ref!r} is not in 'references'") for path, ref in citations(kb) if ref not in ref_ids
+    ]
     finding_ids = {f.id for f in kb.findings}
     band_ids = [b.id for b in kb.age_bands]
     for i, c in enumerate(kb.conditions):
@@ -128,12 +178,7 @@ def cross_check(kb: KnowledgeBase) -> list[Problem]:
         if missing:
             problems.append(Problem(f"conditions[{i}].age_profile", f"missing age band(s): {', '.join(missing)}"))
         problems += [Problem(f"conditions[{i}].age_profile.{band}", f"unknown age band {band!r}") for band in extra]
-        for j, code in enumerate(c.codes):
-            for k, ref in enumerate(code.refs):
-                if ref not in ref_ids:
-                    problems.append(
-                        Problem(f"conditions[{i}].codes[{j}].refs[{k}]", f"reference {ref!r} is not in 'references'")
-                    )
+        problems += _check_card(kb, i, c, finding_ids)
     return problems
 
 

@@ -86,6 +86,54 @@ class CantMiss(_Model):
     excluding_test: str | None = None
 
 
+class Statement(_Model):
+    """One statement of a reference card, written afresh and cited."""
+
+    text: str = Field(min_length=1)
+    refs: list[str] = Field(min_length=1, description="Reference ids that support the statement.")
+    versus: list[str] = Field(
+        default_factory=list, description="Condition ids this statement contrasts the condition with."
+    )
+
+
+class Investigation(_Model):
+    """A test worth ordering: what, why, and how good it is where a source says."""
+
+    test: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+    performance: str | None = Field(default=None, description="Sensitivity, yield or limits, as reported.")
+    refs: list[str] = Field(min_length=1)
+
+
+class CriterionItem(_Model):
+    """One item of a criterion set; met when any of its findings is present, unmet when all are absent."""
+
+    id: str = Field(pattern=_ID)
+    text: str = Field(min_length=1)
+    findings: list[str] = Field(
+        default_factory=list, description="Finding ids that satisfy the item; empty when only a test can."
+    )
+    note: str | None = None
+
+
+class Criteria(_Model):
+    """A published diagnostic criterion set: at least `required` of its items must be met."""
+
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="Who published the criteria and when.")
+    refs: list[str] = Field(min_length=1)
+    required: int = Field(ge=1)
+    items: list[CriterionItem] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> Criteria:
+        if self.required > len(self.items):
+            raise ValueError(f"requires {self.required} items but lists only {len(self.items)}")
+        return self
+
+
 class Prior(_Model):
     """Relative frequency among presenting patients, for children and adults."""
 
@@ -101,11 +149,21 @@ class Condition(_Model):
     aliases: list[str] = Field(default_factory=list)
     codes: list[Code] = Field(default_factory=list)
     synopsis: str = Field(min_length=1)
+    synopsis_refs: list[str] = Field(default_factory=list, description="Reference ids behind the synopsis.")
     cant_miss: CantMiss
     prior: Prior
     age_profile: dict[str, Evidence]
     onset_profile: dict[Onset, Evidence]
     findings: dict[str, Evidence]
+    look_for: list[Statement] = Field(default_factory=list, description="What to look for and how to elicit it.")
+    diagnostic_pearls: list[Statement] = Field(default_factory=list)
+    differential_pitfalls: list[Statement] = Field(default_factory=list)
+    best_tests: list[Investigation] = Field(default_factory=list)
+    management_pearls: list[Statement] = Field(default_factory=list)
+    therapy: list[Statement] = Field(
+        default_factory=list, description="What the consensus literature describes; reference, not orders."
+    )
+    criteria: list[Criteria] = Field(default_factory=list)
     last_reviewed: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
     @field_validator("onset_profile")
