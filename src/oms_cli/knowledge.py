@@ -31,7 +31,8 @@ def normalise(term: str) -> str:
     return re.sub(r"-{2,}", "-", re.sub(r"[\s_]+", "-", term.strip().lower())).strip("-")
 
 
-def _path(loc: Iterable[int | str]) -> str:
+def json_path(loc: Iterable[int | str]) -> str:
+    """A pydantic error location written as a JSON path, e.g. conditions[0].findings.ataxia."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -63,7 +64,8 @@ def read_json(path: Path) -> Any:
         raise KnowledgeBaseError(where, [Problem("", str(exc))]) from None
 
 
-def _evidence_items(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
+def evidence_items(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
+    """Every number of the knowledge base with its JSON path."""
     yield "leak_probability", kb.leak_probability
     for i, c in enumerate(kb.conditions):
         base = f"conditions[{i}]"
@@ -82,7 +84,7 @@ CARD_SECTIONS = ("look_for", "diagnostic_pearls", "differential_pitfalls", "mana
 
 def citations(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
     """Every citation in the knowledge base as (JSON path of the reference, reference id)."""
-    for path, ev in _evidence_items(kb):
+    for path, ev in evidence_items(kb):
         for j, ref in enumerate(ev.refs):
             yield f"{path}.refs[{j}]", ref
     for i, c in enumerate(kb.conditions):
@@ -191,7 +193,7 @@ def validate(data: Any, file: str) -> KnowledgeBase:
     try:
         kb = KnowledgeBase.model_validate(data)
     except ValidationError as exc:
-        problems = [Problem(_path(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        problems = [Problem(json_path(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
         raise KnowledgeBaseError(file, problems) from None
     problems = cross_check(kb)
     if problems:

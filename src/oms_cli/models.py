@@ -24,7 +24,10 @@ class _Model(BaseModel):
 class Evidence(_Model):
     """A number with its provenance: cited references, or an expert estimate with its rationale."""
 
-    value: float = Field(description="A probability or relative frequency, strictly between 0 and 1.")
+    value: float = Field(
+        description="A probability or relative frequency, strictly between 0 and 1.",
+        json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    )
     refs: list[str] = Field(default_factory=list, description="Reference ids that support the value.")
     estimate: str | None = Field(
         default=None, description="Set when the value is an expert estimate: the reasoning behind it."

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
     from oms_cli.engine import Contribution, Ranking
     from oms_cli.knowledge import CompiledKnowledgeBase
-    from oms_cli.models import Evidence
 
 OUTPUT_SCHEMA_VERSION = "1"
 DISCLAIMER = "oms-dx supports clinical reasoning; it does not replace clinical judgement."
@@ -66,39 +65,6 @@ def suggest_document(ranking: Ranking, kb: CompiledKnowledgeBase) -> dict[str, A
     }
 
 
-def _evidence(ev: Evidence) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": ev.value, "refs": list(ev.refs)}
-    if ev.estimate is not None:
-        out["estimate"] = ev.estimate
-    if ev.note is not None:
-        out["note"] = ev.note
-    return out
-
-
-def condition_document(kb: CompiledKnowledgeBase, condition_id: str) -> dict[str, Any]:
-    """The versioned JSON object printed by `show --format json`."""
-    c = kb.condition(condition_id).model
-    refs = _cited_refs(kb, condition_id)
-    return {
-        "schema_version": OUTPUT_SCHEMA_VERSION,
-        "kb_version": kb.kb_version,
-        "condition": {
-            "id": c.id,
-            "name": c.name,
-            "aliases": list(c.aliases),
-            "synopsis": c.synopsis,
-            "codes": [code.model_dump(exclude_none=True) for code in c.codes],
-            "cant_miss": c.cant_miss.model_dump(exclude_none=True),
-            "prior": {"child": _evidence(c.prior.child), "adult": _evidence(c.prior.adult)},
-            "age_profile": {k: _evidence(v) for k, v in c.age_profile.items()},
-            "onset_profile": {k: _evidence(v) for k, v in c.onset_profile.items()},
-            "findings": {k: _evidence(v) for k, v in c.findings.items()},
-            "last_reviewed": c.last_reviewed,
-        },
-        "references": [r.model_dump(exclude_none=True) for r in kb.model.references if r.id in refs],
-    }
-
-
 def conditions_document(kb: CompiledKnowledgeBase) -> dict[str, Any]:
     """The JSON object printed by `conditions --format json`."""
     return {
@@ -127,17 +93,6 @@ def findings_document(kb: CompiledKnowledgeBase) -> dict[str, Any]:
     }
 
 
-def _cited_refs(kb: CompiledKnowledgeBase, condition_id: str) -> set[str]:
-    c = kb.condition(condition_id).model
-    refs: set[str] = set()
-    evs = [c.prior.child, c.prior.adult, *c.age_profile.values(), *c.onset_profile.values(), *c.findings.values()]
-    for ev in evs:
-        refs.update(ev.refs)
-    for code in c.codes:
-        refs.update(code.refs)
-    return refs
-
-
 # ----------------------------------------------------------------------------- human output
 
 
@@ -156,8 +111,10 @@ def _bar(p: float, width: int = 10) -> str:
 def _pct(p: float) -> str:
     if p >= 0.995:
         return ">99%"
-    if p < 0.005:
-        return "<1%" if p >= 0.0005 else "<0.1%"
+    if p < 0.0005:
+        return "<0.1%"
+    if p < 0.0095:
+        return f"{p * 100:.1f}%"
     return f"{p * 100:.0f}%"
 
 
@@ -214,90 +171,6 @@ def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase
     )
     console.print(notes)
     console.print(_t(DISCLAIMER, style="dim"))
-
-
-def _source(kb: CompiledKnowledgeBase, ev: Evidence) -> Any:
-    from rich.text import Text
-
-    text = Text()
-    if ev.estimate is not None:
-        text.append("expert estimate: ", style="yellow")
-        text.append(printable(ev.estimate))
-        if ev.refs:
-            text.append(printable(f" [{', '.join(ev.refs)}]"), style="dim")
-    else:
-        text.append(printable(", ".join(ev.refs)), style="cyan")
-        if ev.note:
-            text.append(printable(f" — {ev.note}"), style="dim")
-    return text
-
-
-def render_condition(console: Console, kb: CompiledKnowledgeBase, condition_id: str) -> None:
-    """Print the reference card of one condition."""
-    from rich.table import Table
-
-    c = kb.condition(condition_id).model
-    head = _t(c.name, style="bold")
-    head.append(printable(f"  ({c.id})"), style="dim")
-    console.print(head)
-    if c.aliases:
-        console.print(_t("Also called: " + ", ".join(c.aliases), style="dim"))
-    console.print()
-    console.print(_t(c.synopsis))
-    console.print()
-
-    marker = _t("Can't miss: ", style="bold red" if c.cant_miss.flag else "bold")
-    marker.append("yes — " if c.cant_miss.flag else "no — ")
-    marker.append(printable(c.cant_miss.reason))
-    console.print(marker)
-    if c.cant_miss.excluding_test:
-        t = _t("Test that settles it: ", style="bold")
-        t.append(printable(c.cant_miss.excluding_test))
-        console.print(t)
-    console.print()
-
-    codes = Table(title=_t("Codes"), title_justify="left")
-    for col in ("System", "Code", "Label", "Note"):
-        codes.add_column(col)
-    for code in c.codes:
-        codes.add_row(_t(code.system), _t(code.code, style="bold"), _t(code.label), _t(code.note or ""))
-    console.print(codes)
-
-    prof = Table(title=_t("Prior and profiles"), title_justify="left")
-    for col in ("Item", "Value", "", "Source"):
-        prof.add_column(col)
-    prof.add_row(_t("prior, children"), _t(f"{c.prior.child.value:.3f}"), _t(""), _source(kb, c.prior.child))
-    prof.add_row(_t("prior, adults"), _t(f"{c.prior.adult.value:.3f}"), _t(""), _source(kb, c.prior.adult))
-    for band, ev in c.age_profile.items():
-        prof.add_row(_t(f"age {band} y"), _t(f"{ev.value:.2f}"), _t(_bar(ev.value)), _source(kb, ev))
-    for onset, ev in c.onset_profile.items():
-        prof.add_row(_t(f"onset {onset}"), _t(f"{ev.value:.2f}"), _t(_bar(ev.value)), _source(kb, ev))
-    console.print(prof)
-
-    finds = Table(title=_t("Findings at presentation"), title_justify="left")
-    for col in ("Finding", "Frequency", "", "Source"):
-        finds.add_column(col)
-    ordered = sorted(c.findings.items(), key=lambda kv: -kv[1].value)
-    for fid, ev in ordered:
-        finds.add_row(_t(kb.finding(fid).label), _t(f"{ev.value * 100:.1f}%"), _t(_bar(ev.value)), _source(kb, ev))
-    console.print(finds)
-    console.print(_t(f"Findings not listed count with the leak probability {kb.leak:g}.", style="dim"))
-    console.print()
-
-    console.print(_t("References", style="bold"))
-    cited = _cited_refs(kb, condition_id)
-    for ref in kb.model.references:
-        if ref.id in cited:
-            line = _t(f"[{ref.id}] ", style="cyan")
-            ids = "; ".join(
-                x
-                for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "", ref.url or "")
-                if x
-            )
-            line.append(printable(f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}. {ids}"))
-            console.print(line)
-    console.print()
-    console.print(_t(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", style="dim"))
 
 
 def render_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
