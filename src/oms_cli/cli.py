@@ -150,31 +150,45 @@ def suggest(
         ),
     ] = None,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N most probable conditions.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Add a ledger of every term behind each shown condition's probability.")
+    ] = False,
+    cant_miss_threshold: Annotated[
+        float,
+        typer.Option(
+            "--cant-miss-threshold",
+            min=0.0,
+            max=1.0,
+            help="List can't-miss conditions at or above this probability (default 0.01).",
+        ),
+    ] = 0.01,
     format: FormatOpt = OutputFormat.table,
     kb: KbOpt = None,
 ) -> None:
     """Rank OMS and its mimics for the entered findings, age and onset.
 
+    Also shows the can't-miss panel, the findings worth checking next and any formal criteria the findings bear on.
     Example: oms-dx suggest --finding opsoclonus --age 3
     """
-    from oms_cli.engine import normalise_query, rank
+    from oms_cli.engine import normalise_query
     from oms_cli.parsing import parse_age, parse_onset, split_terms
+    from oms_cli.reasoning import analyse
 
     age_years = parse_age(age) if age is not None else None
     onset_id = parse_onset(onset) if onset is not None else None
     knowledge = _load(kb)
     query = normalise_query(knowledge, split_terms(finding), split_terms(absent), age_years, onset_id)
-    ranking = rank(knowledge, query, top=top)
-    for warning in ranking.warnings:
+    analysis = analyse(knowledge, query, cant_miss_threshold=cant_miss_threshold)
+    for warning in analysis.ranking.warnings:
         sys.stderr.write(f"oms-dx: warning: {printable(warning)}\n")
     if format is OutputFormat.json:
         from oms_cli.render import suggest_document
 
-        _print_json(suggest_document(ranking, knowledge))
+        _print_json(suggest_document(analysis, knowledge, top=top, explain=explain))
     else:
         from oms_cli.render import render_suggest
 
-        render_suggest(_console(), ranking, knowledge)
+        render_suggest(_console(), analysis, knowledge, top=top, explain=explain)
 
 
 @app.command()
@@ -283,6 +297,124 @@ def findings(format: FormatOpt = OutputFormat.table, kb: KbOpt = None) -> None:
         from oms_cli.render import render_findings
 
         render_findings(_console(), knowledge)
+
+
+def _ask(console: Console, prompt: str) -> str | None:
+    """One line from stdin after a prompt on stderr; None at end of input. Ctrl-C propagates to the guard."""
+    console.print(_prompt_text(prompt), end="")
+    line = sys.stdin.readline()
+    if not line:
+        console.print()
+        return None
+    return line.strip()
+
+
+def _prompt_text(text: str) -> Any:
+    from rich.text import Text
+
+    return Text(printable(text), style="bold")
+
+
+@app.command()
+@_guard
+def interview(
+    age: Annotated[str | None, typer.Option("--age", help="Age, if known (otherwise it is asked).")] = None,
+    onset: Annotated[str | None, typer.Option("--onset", help="Onset tempo, if known (otherwise it is asked).")] = None,
+    stop_at: Annotated[
+        float, typer.Option("--stop-at", min=0.5, max=1.0, help="Stop when the leading condition reaches this.")
+    ] = 0.9,
+    max_questions: Annotated[int, typer.Option("--max-questions", min=1, help="Ask at most this many questions.")] = 20,
+    format: FormatOpt = OutputFormat.table,
+    kb: KbOpt = None,
+) -> None:
+    """Ask the most informative question, one at a time, and re-rank after each answer.
+
+    Questions, the running table and prompts go to stderr; the final summary (or JSON) goes to stdout.
+    Answer y(es), n(o), u(nknown) or s(kip); an empty line at a question, or end of input, finishes.
+    Example: oms-dx interview --age 2
+    """
+    from rich.console import Console
+
+    from oms_cli.errors import InputError
+    from oms_cli.interview import Interview, parse_reply
+    from oms_cli.parsing import parse_age, parse_onset, split_terms
+    from oms_cli.render import render_interview_step
+
+    ui = Console(stderr=True, highlight=False, emoji=False)
+    knowledge = _load(kb)
+    session = Interview(knowledge, stop_at=stop_at, max_questions=max_questions)
+    session.age_years = parse_age(age) if age is not None else None
+    session.onset = parse_onset(onset) if onset is not None else None
+    if age is None:
+        while (text := _ask(ui, "Age (e.g. 2, 18m; empty if unknown): ")) is not None and text:
+            try:
+                session.age_years = parse_age(text)
+                break
+            except InputError as err:
+                ui.print(_prompt_text(f"  {err.message}"), style="red")
+    if onset is None:
+        while (
+            text := _ask(ui, "Onset: acute, subacute, chronic or episodic (empty if unknown): ")
+        ) is not None and text:
+            try:
+                session.onset = parse_onset(text)
+                break
+            except InputError as err:
+                ui.print(_prompt_text(f"  {err.message}"), style="red")
+    while (
+        text := _ask(ui, "Findings already known to be present (comma list; empty for none): ")
+    ) is not None and text:
+        try:
+            known = list(dict.fromkeys(knowledge.resolve_finding(t) for t in split_terms([text])))
+        except InputError as err:
+            ui.print(_prompt_text(f"  {err.message}"), style="red")
+            continue
+        for fid in known:
+            session.answer(fid, "yes")
+        break
+
+    analysis = session.analysis()
+    finished = False
+    while not finished:
+        render_interview_step(ui, analysis, knowledge)
+        question = session.next_question(analysis)
+        if question is None:
+            break
+        finding = knowledge.finding(question)
+        ui.print(_prompt_text(f"Q{session.asked + 1}. {finding.label}? "), end="")
+        ui.print(_prompt_text(f"({finding.definition})"), style="dim")
+        while True:
+            text = _ask(ui, "  [y]es / [n]o / [u]nknown / [s]kip, empty to finish: ")
+            if not text:
+                finished = True
+                break
+            reply = parse_reply(text)
+            if reply is not None:
+                session.answer(question, reply)
+                analysis = session.analysis()
+                break
+            ui.print(_prompt_text("  please answer y, n, u or s"), style="red")
+    reason = session.stop_reason(analysis) or "stopped by the user"
+    ui.print(_prompt_text(f"Finished: {reason}."))
+    if format is OutputFormat.json:
+        from oms_cli.render import suggest_document
+
+        doc = suggest_document(analysis, knowledge)
+        doc["interview"] = {
+            "present": session.present,
+            "absent": session.absent,
+            "unknown": session.unknown,
+            "skipped": session.skipped,
+            "stop_reason": reason,
+            "command": session.command_line(),
+        }
+        _print_json(doc)
+    else:
+        from oms_cli.render import render_suggest
+
+        out = _console()
+        render_suggest(out, analysis, knowledge)
+        out.print(_prompt_text("Reproduce with: " + session.command_line()))
 
 
 kb_app = typer.Typer(

@@ -89,7 +89,8 @@ def age_group(age_years: float | None) -> str | None:
     return "adult" if age_years >= ADULT_AGE_YEARS else "child"
 
 
-def _band(kb: CompiledKnowledgeBase, age_years: float) -> str:
+def age_band(kb: CompiledKnowledgeBase, age_years: float) -> str:
+    """The id of the knowledge-base age band that contains an age."""
     last = kb.bands[-1]
     for band_id, lo, hi, _group in kb.bands:
         if lo <= age_years < hi or (band_id == last[0] and age_years <= hi):
@@ -106,7 +107,7 @@ def _prior(c: CompiledCondition, group: str | None) -> float:
 
 
 def _log_age(kb: CompiledKnowledgeBase, c: CompiledCondition, age_years: float) -> float:
-    band = _band(kb, age_years)
+    band = age_band(kb, age_years)
     group = next(g for b, _lo, _hi, g in kb.bands if b == band)
     total = sum(c.age[b] for b, _lo, _hi, g in kb.bands if g == group)
     return math.log(c.age[band] / total)

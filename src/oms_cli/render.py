@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from oms_cli.engine import Contribution, Ranking
     from oms_cli.knowledge import CompiledKnowledgeBase
+    from oms_cli.reasoning import Analysis, Ledger
 
 OUTPUT_SCHEMA_VERSION = "1"
 DISCLAIMER = "oms-dx supports clinical reasoning; it does not replace clinical judgement."
@@ -22,9 +23,75 @@ CANT_MISS_MARK = "!"
 # ----------------------------------------------------------------------------- JSON documents
 
 
-def suggest_document(ranking: Ranking, kb: CompiledKnowledgeBase) -> dict[str, Any]:
+def ledger_document(ledger: Ledger) -> dict[str, Any]:
+    """One explanation ledger as JSON: the terms add up to log_joint; exp(log_joint - log_evidence) = posterior."""
+    terms = []
+    for t in ledger.terms:
+        term: dict[str, Any] = {
+            "kind": t.kind,
+            "label": t.label,
+            "probability": t.probability,
+            "log_value": t.log_value,
+        }
+        if t.kind == "finding":
+            term.update(state=t.state, p_others=t.p_others, log_lr=t.log_lr)
+        term["refs"] = list(t.refs)
+        if t.estimate is not None:
+            term["estimate"] = t.estimate
+        if t.note is not None:
+            term["note"] = t.note
+        terms.append(term)
+    return {
+        "terms": terms,
+        "log_joint": ledger.log_joint,
+        "log_evidence": ledger.log_evidence,
+        "log_posterior": ledger.log_posterior,
+        "posterior": ledger.posterior,
+    }
+
+
+def shown(ranking: Ranking, top: int | None) -> Ranking:
+    """The ranking cut to the conditions a user asked to see."""
+    from dataclasses import replace
+
+    return ranking if top is None else replace(ranking, results=ranking.results[: max(top, 0)])
+
+
+def suggest_document(
+    analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None = None, explain: bool = False
+) -> dict[str, Any]:
     """The versioned JSON object printed by `suggest --format json`."""
+    from oms_cli.reasoning import build_ledger
+
+    full = analysis.ranking
+    ranking = shown(full, top)
     q = ranking.query
+    results = []
+    for r in ranking.results:
+        row: dict[str, Any] = {
+            "rank": r.rank,
+            "id": r.id,
+            "name": r.name,
+            "probability": r.probability,
+            "cant_miss": r.cant_miss,
+            "log_prior": r.log_prior,
+            "log_age": r.log_age,
+            "log_onset": r.log_onset,
+            "contributions": [
+                {
+                    "finding": c.finding,
+                    "state": c.state,
+                    "log_lr": c.log_lr,
+                    "p_condition": c.p_condition,
+                    "p_others": c.p_others,
+                    "listed": c.listed,
+                }
+                for c in r.contributions
+            ],
+        }
+        if explain:
+            row["ledger"] = ledger_document(build_ledger(kb, full, r))
+        results.append(row)
     return {
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "oms_dx_version": __version__,
@@ -37,29 +104,44 @@ def suggest_document(ranking: Ranking, kb: CompiledKnowledgeBase) -> dict[str, A
             "age_group": ranking.age_group,
             "onset": q.onset,
         },
-        "results": [
+        "results": results,
+        "cant_miss_threshold": analysis.cant_miss_threshold,
+        "cant_miss": [
             {
-                "rank": r.rank,
-                "id": r.id,
-                "name": r.name,
-                "probability": r.probability,
-                "cant_miss": r.cant_miss,
-                "log_prior": r.log_prior,
-                "log_age": r.log_age,
-                "log_onset": r.log_onset,
-                "contributions": [
-                    {
-                        "finding": c.finding,
-                        "state": c.state,
-                        "log_lr": c.log_lr,
-                        "p_condition": c.p_condition,
-                        "p_others": c.p_others,
-                        "listed": c.listed,
-                    }
-                    for c in r.contributions
+                "id": a.id,
+                "name": a.name,
+                "rank": a.rank,
+                "probability": a.probability,
+                "reason": a.reason,
+                "excluding_test": a.excluding_test,
+            }
+            for a in analysis.cant_miss
+        ],
+        "next_findings": [
+            {
+                "finding": n.finding,
+                "label": kb.finding(n.finding).label,
+                "p_present": n.p_present,
+                "info_gain_bits": n.info_gain_bits,
+                "if_present": [{"id": cid, "probability": p} for cid, p in n.if_present],
+                "if_absent": [{"id": cid, "probability": p} for cid, p in n.if_absent],
+            }
+            for n in analysis.next_findings
+        ],
+        "criteria": [
+            {
+                "condition": c.condition,
+                "id": c.id,
+                "name": c.name,
+                "required": c.required,
+                "met": c.met,
+                "unknown": c.unknown,
+                "status": c.status,
+                "items": [
+                    {"id": i.id, "text": i.text, "status": i.status, "decided_by": list(i.decided_by)} for i in c.items
                 ],
             }
-            for r in ranking.results
+            for c in analysis.criteria
         ],
         "warnings": list(ranking.warnings),
     }
@@ -129,10 +211,13 @@ def _effect(kb: CompiledKnowledgeBase, c: Contribution) -> str:
     return f"{_label(kb, c)} {factor}"
 
 
-def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase) -> None:
-    """Print the ranked differential table with supporting and opposing findings."""
+def render_suggest(
+    console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None = None, explain: bool = False
+) -> None:
+    """Print the ranked differential, the can't-miss panel, next best findings, criteria and, on request, ledgers."""
     from rich.table import Table
 
+    ranking = shown(analysis.ranking, top)
     q = ranking.query
     parts = []
     if q.present:
@@ -164,6 +249,11 @@ def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase
             _t(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
         )
     console.print(table)
+    render_cant_miss(console, analysis)
+    render_next_findings(console, analysis, kb, limit=3)
+    render_criteria_checks(console, analysis)
+    if explain:
+        render_ledgers(console, analysis, kb, ranking)
     notes = _t(
         f"{CANT_MISS_MARK} = can't-miss condition. ×/÷ = likelihood ratio against the other conditions. "
         f"Closed world: probabilities cover only these {len(kb.conditions)} conditions.",
@@ -171,6 +261,132 @@ def render_suggest(console: Console, ranking: Ranking, kb: CompiledKnowledgeBase
     )
     console.print(notes)
     console.print(_t(DISCLAIMER, style="dim"))
+
+
+def render_interview_step(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, rows: int = 5) -> None:
+    """The running differential shown between interview questions."""
+    from rich.table import Table
+
+    table = Table(title=_t("Current differential"), title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("Condition", no_wrap=True)
+    table.add_column("Probability", no_wrap=True)
+    table.add_column(CANT_MISS_MARK, justify="center")
+    for r in analysis.ranking.results[:rows]:
+        table.add_row(
+            _t(str(r.rank)),
+            _t(r.id),
+            _t(f"{_bar(r.probability)} {_pct(r.probability):>5}"),
+            _t(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
+        )
+    console.print(table)
+
+
+def render_cant_miss(console: Console, analysis: Analysis) -> None:
+    """The can't-miss panel: flagged conditions at or above the threshold, with the test that excludes each."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    if not analysis.cant_miss:
+        console.print(
+            _t(f"Can't miss: no flagged condition at or above {_pct(analysis.cant_miss_threshold)}.", style="dim")
+        )
+        return
+    grid = Table(box=None, pad_edge=False, show_header=False, expand=False)
+    grid.add_column(no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column()
+    for a in analysis.cant_miss:
+        text = _t(a.reason)
+        if a.excluding_test:
+            text.append("\nExclude with: ", style="bold")
+            text.append(printable(a.excluding_test))
+        grid.add_row(_t(a.id, style="bold red"), _t(_pct(a.probability)), text)
+    title = f"Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})"
+    console.print(Panel(grid, title=_t(title, style="bold red"), title_align="left", border_style="red"))
+
+
+def render_next_findings(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, limit: int = 3) -> None:
+    """The findings whose answer would change the differential most."""
+    from rich.table import Table
+
+    if not analysis.next_findings:
+        return
+    table = Table(title=_t("Check next (largest expected information gain)"), title_justify="left")
+    for col in ("Finding", "P(present)", "Gain", "If present", "If absent"):
+        table.add_column(col)
+    for n in analysis.next_findings[:limit]:
+        table.add_row(
+            _t(kb.finding(n.finding).label),
+            _t(_pct(n.p_present)),
+            _t(f"{n.info_gain_bits:.2f} bits"),
+            _t(f"{n.if_present[0][0]} {_pct(n.if_present[0][1])}"),
+            _t(f"{n.if_absent[0][0]} {_pct(n.if_absent[0][1])}"),
+        )
+    console.print(table)
+
+
+_MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
+
+
+def render_criteria_checks(console: Console, analysis: Analysis) -> None:
+    """Formal criteria touched by the entered findings, item by item."""
+    for c in analysis.criteria:
+        head = _t(f"Criteria — {c.name}: ", style="bold")
+        style = {"met": "bold green", "not met": "bold red", "undetermined": "bold yellow"}[c.status]
+        head.append(f"{c.status} ({c.met} of {len(c.items)} met, {c.required} required)", style=style)
+        console.print(head)
+        for i in c.items:
+            line = _t(f"  {_MARK[i.status]} ")
+            line.append(printable(i.text))
+            if i.decided_by:
+                line.append(printable(f" ({', '.join(i.decided_by)})"), style="dim")
+            console.print(line)
+
+
+def render_ledgers(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, ranking: Ranking) -> None:
+    """Explanation ledgers: every term of each shown condition's score, with its source."""
+    from rich.table import Table
+
+    from oms_cli.reasoning import build_ledger
+
+    for r in ranking.results:
+        ledger = build_ledger(kb, analysis.ranking, r)
+        table = Table(title=_t(f"Ledger — {r.id}: posterior {_pct(r.probability)}"), title_justify="left")
+        for col in ("Term", "P", "P others", "ln", "ln LR", "Source"):
+            table.add_column(col)
+        for t in ledger.terms:
+            label = t.label
+            if t.kind == "finding":
+                label = ("no " if t.state == "absent" else "") + kb.finding(t.label).label.lower()
+            source = (
+                _t("expert estimate: " + t.estimate, style="yellow") if t.estimate else _t(t.note or "", style="dim")
+            )
+            if t.refs:
+                source.append(printable(f" [{', '.join(t.refs)}]"), style="cyan")
+            table.add_row(
+                _t(label),
+                _t(f"{t.probability:.3g}"),
+                _t(f"{t.p_others:.3g}" if t.p_others is not None else ""),
+                _t(f"{t.log_value:+.3f}"),
+                _t(f"{t.log_lr:+.3f}" if t.log_lr is not None else ""),
+                source,
+            )
+        table.add_row(
+            _t("sum (log joint)", style="bold"), _t(""), _t(""), _t(f"{ledger.log_joint:+.3f}"), _t(""), _t("")
+        )
+        table.add_row(
+            _t("− log evidence", style="bold"), _t(""), _t(""), _t(f"{-ledger.log_evidence:+.3f}"), _t(""), _t("")
+        )
+        table.add_row(
+            _t("= log posterior", style="bold"),
+            _t(f"{r.probability:.3g}"),
+            _t(""),
+            _t(f"{ledger.log_posterior:+.3f}"),
+            _t(""),
+            _t("exp(log posterior) is the probability shown"),
+        )
+        console.print(table)
 
 
 def render_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
