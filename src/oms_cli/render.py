@@ -297,10 +297,12 @@ def render_cant_miss(console: Console, analysis: Analysis) -> None:
     grid.add_column(justify="right", no_wrap=True)
     grid.add_column()
     for a in analysis.cant_miss:
-        text = _t(a.reason)
+        text = _t("")
         if a.excluding_test:
-            text.append("\nExclude with: ", style="bold")
+            text.append("Exclude with: ", style="bold")
             text.append(printable(a.excluding_test))
+            text.append("\n")
+        text.append(printable(a.reason), style="dim")
         grid.add_row(_t(a.id, style="bold red"), _t(_pct(a.probability)), text)
     title = f"Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})"
     console.print(Panel(grid, title=_t(title, style="bold red"), title_align="left", border_style="red"))
