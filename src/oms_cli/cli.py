@@ -88,7 +88,8 @@ def _guard(fn: F) -> F:
             _emit_error(err, fmt)
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
-            sys.stderr.write("oms-dx: interrupted\n")
+            # After a ^C echoed by the terminal, start the message on a fresh line.
+            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
     return wrapper  # type: ignore[return-value]
