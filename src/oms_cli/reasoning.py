@@ -57,7 +57,9 @@ def _term(
     log_value: float,
     ev: Evidence | None,
     note: str | None = None,
-    **finding: float | str,
+    state: str | None = None,
+    p_others: float | None = None,
+    log_lr: float | None = None,
 ) -> LedgerTerm:
     return LedgerTerm(
         kind=kind,
@@ -67,9 +69,9 @@ def _term(
         refs=tuple(ev.refs) if ev else (),
         estimate=ev.estimate if ev else None,
         note=note if note is not None else (ev.note if ev else None),
-        state=str(finding["state"]) if "state" in finding else None,
-        p_others=float(finding["p_others"]) if "p_others" in finding else None,
-        log_lr=float(finding["log_lr"]) if "log_lr" in finding else None,
+        state=state,
+        p_others=p_others,
+        log_lr=log_lr,
     )
 
 
@@ -84,9 +86,15 @@ def build_ledger(kb: CompiledKnowledgeBase, ranking: Ranking, scored: ScoredCond
     elif ranking.age_group == "adult":
         terms.append(_term("prior", "prior (adults)", prior, scored.log_prior, model.prior.adult))
     else:
-        # Unknown age: the mean of the two priors; both sources apply.
-        both = model.prior.child.model_copy(
-            update={"refs": list(dict.fromkeys([*model.prior.child.refs, *model.prior.adult.refs])), "estimate": None}
+        # Unknown age: the mean of the two priors, so both sources (and any estimate rationale) apply.
+        child, adult = model.prior.child, model.prior.adult
+        estimates = [f"{who}: {ev.estimate}" for who, ev in (("children", child), ("adults", adult)) if ev.estimate]
+        both = child.model_copy(
+            update={
+                "refs": list(dict.fromkeys([*child.refs, *adult.refs])),
+                "estimate": " ".join(estimates) or None,
+                "note": None,
+            }
         )
         terms.append(
             _term("prior", "prior (age unknown)", prior, scored.log_prior, both, "mean of the child and adult priors")
