@@ -19,8 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 DEV_VIGNETTES = REPO.parent / "shared" / "vignettes" / "dev.jsonl"
 
 
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _stable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+def _stable_terminal(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+    # Never touch the user's cache; one cache per test session, so cached and fresh loads both get exercised.
+    monkeypatch.setenv("OMS_DX_CACHE_DIR", str(cache_dir))
+    monkeypatch.delenv("OMS_DX_NO_CACHE", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("FORCE_COLOR", raising=False)

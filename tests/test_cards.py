@@ -36,7 +36,7 @@ SEEDS = [
 
 @pytest.mark.parametrize("cid", SEEDS)
 def test_every_seed_card_section_is_filled_and_cited(shipped_kb: CompiledKnowledgeBase, cid: str) -> None:
-    c = shipped_kb.condition(cid).model
+    c = shipped_kb.condition_model(cid)
     refs = {r.id for r in shipped_kb.model.references}
     assert c.synopsis_refs and set(c.synopsis_refs) <= refs
     assert c.codes
@@ -54,26 +54,26 @@ def test_every_seed_card_section_is_filled_and_cited(shipped_kb: CompiledKnowled
 
 def test_versus_links_point_at_real_conditions(shipped_kb: CompiledKnowledgeBase) -> None:
     ids = {c.id for c in shipped_kb.conditions}
-    linked = {v for c in shipped_kb.conditions for st in c.model.differential_pitfalls for v in st.versus}
+    linked = {v for c in shipped_kb.model.conditions for st in c.differential_pitfalls for v in st.versus}
     assert linked <= ids and "acute-cerebellar-ataxia" in linked
 
 
 def test_required_oms_pitfalls_are_present(shipped_kb: CompiledKnowledgeBase) -> None:
-    pitfalls = " ".join(st.text.lower() for st in shipped_kb.condition("oms").model.differential_pitfalls)
+    pitfalls = " ".join(st.text.lower() for st in shipped_kb.condition_model("oms").differential_pitfalls)
     assert "commonest wrong first diagnosis" in pitfalls
     assert "end-gaze" in pitfalls
     assert "missing at onset" in pitfalls
     assert "nystagmus" in pitfalls and "misread" in pitfalls
-    tests = " ".join(t.test.lower() + " " + t.why.lower() for t in shipped_kb.condition("oms").model.best_tests)
+    tests = " ".join(t.test.lower() + " " + t.why.lower() for t in shipped_kb.condition_model("oms").best_tests)
     assert "neck, chest, abdomen and pelvis" in tests and "paraneoplastic antibody" in tests
 
 
 def test_oms_and_adem_criteria_are_data(shipped_kb: CompiledKnowledgeBase) -> None:
-    (oms,) = shipped_kb.condition("oms").model.criteria
+    (oms,) = shipped_kb.condition_model("oms").criteria
     assert oms.required == 3 and len(oms.items) == 4
     assert [i.id for i in oms.items] == ["opsoclonus", "myoclonus-or-ataxia", "behaviour-or-sleep", "neuroblastoma"]
     assert "matthay2005" in oms.refs
-    (adem,) = shipped_kb.condition("adem").model.criteria
+    (adem,) = shipped_kb.condition_model("adem").criteria
     assert adem.required == len(adem.items) == 4 and adem.refs == ["krupp2013"]
     assert "altered-consciousness" in adem.items[1].findings
 
@@ -141,7 +141,7 @@ def test_show_markdown_cites_every_statement(invoke: Invoke, shipped_kb: Compile
     assert headings == SECTION_HEADINGS
     assert any(t.type == "table_open" for t in tokens)
     bullets = [line for line in md.splitlines() if line.startswith("- ")]
-    c = shipped_kb.condition("oms").model
+    c = shipped_kb.condition_model("oms")
     expected = sum(len(getattr(c, f)) for f in STATEMENT_FIELDS.values()) + len(c.best_tests)
     assert len(bullets) == expected
     for line in bullets:

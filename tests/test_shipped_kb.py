@@ -80,14 +80,14 @@ def test_references_are_complete(shipped_kb: CompiledKnowledgeBase) -> None:
 
 
 def test_oms_codes(shipped_kb: CompiledKnowledgeBase) -> None:
-    codes = {(c.system, c.code) for c in shipped_kb.condition("oms").model.codes}
+    codes = {(c.system, c.code) for c in shipped_kb.condition_model("oms").codes}
     assert ("ICD-10-CM", "H55.89") in codes
     assert ("SNOMED CT", "230350000") in codes
 
 
 def test_every_condition_has_a_code_synopsis_and_cant_miss_reason(shipped_kb: CompiledKnowledgeBase) -> None:
     for c in shipped_kb.conditions:
-        m = c.model
+        m = shipped_kb.condition_model(c.id)
         assert any(code.system == "ICD-10-CM" for code in m.codes), c.id
         assert len(m.synopsis) > 80 and m.cant_miss.reason
         if m.cant_miss.flag:
@@ -96,7 +96,7 @@ def test_every_condition_has_a_code_synopsis_and_cant_miss_reason(shipped_kb: Co
 
 def _icd_codes(kb: CompiledKnowledgeBase) -> list[tuple[str, str, str]]:
     return [
-        (c.id, code.code, code.label) for c in kb.conditions for code in c.model.codes if code.system == "ICD-10-CM"
+        (c.id, code.code, code.label) for c in kb.model.conditions for code in c.codes if code.system == "ICD-10-CM"
     ]
 
 

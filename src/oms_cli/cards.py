@@ -99,7 +99,7 @@ def _section_refs(c: Condition, section: str) -> Iterator[str]:
 
 def card_references(kb: CompiledKnowledgeBase, condition_id: str, sections: Iterable[str]) -> list[Reference]:
     """The references cited in the given sections of a card, numbered by order of first citation."""
-    c = kb.condition(condition_id).model
+    c = kb.condition_model(condition_id)
     order: dict[str, None] = {}
     for section in sections:
         for ref in _section_refs(c, section):
@@ -110,7 +110,7 @@ def card_references(kb: CompiledKnowledgeBase, condition_id: str, sections: Iter
 
 def finding_groups(kb: CompiledKnowledgeBase, condition_id: str) -> list[tuple[str, list[str]]]:
     """The condition's listed findings grouped by kind (eye, motor, …), most frequent first in each group."""
-    c = kb.condition(condition_id).model
+    c = kb.condition_model(condition_id)
     groups: list[tuple[str, list[str]]] = []
     for kind in KINDS:
         ids = [fid for fid in c.findings if kb.finding(fid).kind == kind]
@@ -188,7 +188,7 @@ def compare(kb: CompiledKnowledgeBase, condition_ids: list[str], highlight: int 
     pitfalls = tuple(
         (c.id, st)
         for c in conds
-        for st in c.model.differential_pitfalls
+        for st in kb.condition_model(c.id).differential_pitfalls
         if any(other in st.versus for other in ids if other != c.id)
     )
     return Comparison(conditions=conds, findings=tuple(rows), highlighted=top, pitfalls=pitfalls)

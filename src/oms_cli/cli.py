@@ -1,6 +1,7 @@
 """The oms-dx command line: parses options, calls the core, renders, and maps errors to exit codes."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer reads every command's signature on each run, and
+# string annotations would have to be eval'ed each time (a few ms of start-up).
 
 import functools
 import json
@@ -95,20 +96,23 @@ def _guard(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _console() -> Console:
+def _console() -> "Console":
     from rich.console import Console
 
     return Console(highlight=False, emoji=False)
 
 
-def _load(path: Path | None) -> CompiledKnowledgeBase:
+def _load(path: Path | None) -> "CompiledKnowledgeBase":
+    from oms_cli.cache import default_cache_dir
     from oms_cli.knowledge import load_knowledge_base
 
-    return load_knowledge_base(path)
+    return load_knowledge_base(path, cache_dir=default_cache_dir())
 
 
 def _print_json(doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    # Like gh: indented for a person at a terminal, one compact line for pipes (the C encoder, much faster).
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=indent) + "\n")
 
 
 def _version(value: bool) -> None:
@@ -300,7 +304,7 @@ def findings(format: FormatOpt = OutputFormat.table, kb: KbOpt = None) -> None:
         render_findings(_console(), knowledge)
 
 
-def _ask(console: Console, prompt: str) -> str | None:
+def _ask(console: "Console", prompt: str) -> str | None:
     """One line from stdin after a prompt on stderr; None at end of input. Ctrl-C propagates to the guard."""
     console.print(_prompt_text(prompt), end="")
     line = sys.stdin.readline()

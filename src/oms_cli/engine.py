@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from oms_cli.errors import InputError
 from oms_cli.knowledge import CompiledCondition, CompiledKnowledgeBase
@@ -12,8 +12,7 @@ from oms_cli.parsing import ONSETS, check_age
 ADULT_AGE_YEARS = 18.0
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(NamedTuple):
     """What is known about the patient; anything not entered is unknown and does not count."""
 
     present: tuple[str, ...] = ()
@@ -22,8 +21,7 @@ class Query:
     onset: str | None = None
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     """How one entered finding moves one condition against the others (natural-log likelihood ratio)."""
 
     finding: str
@@ -34,8 +32,7 @@ class Contribution:
     listed: bool
 
 
-@dataclass(frozen=True)
-class ScoredCondition:
+class ScoredCondition(NamedTuple):
     """One condition of the ranked differential with the terms that produced its score."""
 
     rank: int
@@ -55,15 +52,14 @@ class ScoredCondition:
         return self.log_prior + self.log_age + self.log_onset + self.log_findings
 
 
-@dataclass(frozen=True)
-class Ranking:
+class Ranking(NamedTuple):
     """The ranked differential for one query; probabilities sum to 1 over the listed conditions."""
 
     query: Query
     age_group: str | None
     results: tuple[ScoredCondition, ...]
     log_evidence: float
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = ()
 
 
 def normalise_query(
@@ -125,63 +121,66 @@ def likelihood(kb: CompiledKnowledgeBase, c: CompiledCondition, finding: str, pr
 
 def _logsumexp(xs: list[float]) -> float:
     top = max(xs)
-    return top + math.log(sum(math.exp(x - top) for x in xs))
+    return top + math.log(math.fsum(math.exp(x - top) for x in xs))
 
 
 def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None) -> Ranking:
     """Posterior over the knowledge base's conditions (a closed world) for one query."""
     group = age_group(query.age_years)
-    priors = [_prior(c, group) for c in kb.conditions]
-    prior_total = sum(priors)
+    conds = kb.conditions
+    n = len(conds)
+    priors = [_prior(c, group) for c in conds]
+    prior_total = math.fsum(priors)
+    weights = [p / prior_total for p in priors]
+    log_priors = [math.log(w) for w in weights]
+    log_ages = [_log_age(kb, c, query.age_years) for c in conds] if query.age_years is not None else [0.0] * n
+    log_onsets = [_log_onset(c, query.onset) for c in conds] if query.onset is not None else [0.0] * n
     entered = [(f, True) for f in query.present] + [(f, False) for f in query.absent]
 
-    rows = []
-    for i, c in enumerate(kb.conditions):
-        log_prior = math.log(priors[i] / prior_total)
-        log_age = _log_age(kb, c, query.age_years) if query.age_years is not None else 0.0
-        log_onset = _log_onset(c, query.onset) if query.onset is not None else 0.0
-        contributions = []
-        log_findings = 0.0
-        others_weight = prior_total - priors[i]
-        for finding, present in entered:
-            p_c = likelihood(kb, c, finding, present)
-            p_o = (
-                sum(priors[j] * likelihood(kb, o, finding, present) for j, o in enumerate(kb.conditions) if j != i)
-                / others_weight
+    log_findings = [0.0] * n
+    contributions: list[list[Contribution]] = [[] for _ in range(n)]
+    for finding, present in entered:
+        given = kb.present_given[finding]
+        lik = given if present else [1.0 - p for p in given]
+        state = "present" if present else "absent"
+        # The prior-weighted mean likelihood under every condition; removing one condition's share gives
+        # the mean under "the others" in O(n) per finding instead of O(n^2).
+        total = math.fsum(w * q for w, q in zip(weights, lik, strict=True))
+        for i in range(n):
+            p_c = lik[i]
+            p_o = (total - weights[i] * p_c) / (1.0 - weights[i]) if n > 1 else p_c
+            if p_o <= 0.0:  # cancellation when this condition carries nearly all the weight: sum directly
+                p_o = math.fsum(weights[j] * lik[j] for j in range(n) if j != i) / (1.0 - weights[i])
+            log_findings[i] += math.log(p_c)
+            contributions[i].append(
+                Contribution(finding, state, math.log(p_c / p_o), p_c, p_o, finding in conds[i].findings)
             )
-            log_findings += math.log(p_c)
-            contributions.append(
-                Contribution(
-                    finding, "present" if present else "absent", math.log(p_c / p_o), p_c, p_o, finding in c.findings
-                )
-            )
-        rows.append((c, log_prior, log_age, log_onset, log_findings, tuple(contributions)))
 
-    joints = [r[1] + r[2] + r[3] + r[4] for r in rows]
+    joints = [log_priors[i] + log_ages[i] + log_onsets[i] + log_findings[i] for i in range(n)]
     log_evidence = _logsumexp(joints)
     # Highest posterior first; equal scores fall back to the condition id so output is deterministic.
-    order = sorted(range(len(rows)), key=lambda k: (-joints[k], rows[k][0].id))
+    order = sorted(range(n), key=lambda k: (-joints[k], conds[k].id))
+    if top is not None:
+        order = order[: max(top, 0)]
     results = tuple(
         ScoredCondition(
-            rank=n + 1,
-            id=rows[k][0].id,
-            name=rows[k][0].name,
-            probability=math.exp(joints[k] - log_evidence),
-            cant_miss=rows[k][0].cant_miss,
-            log_prior=rows[k][1],
-            log_age=rows[k][2],
-            log_onset=rows[k][3],
-            log_findings=rows[k][4],
-            contributions=rows[k][5],
+            pos + 1,
+            conds[k].id,
+            conds[k].name,
+            math.exp(joints[k] - log_evidence),
+            conds[k].cant_miss,
+            log_priors[k],
+            log_ages[k],
+            log_onsets[k],
+            log_findings[k],
+            tuple(contributions[k]),
         )
-        for n, k in enumerate(order)
+        for pos, k in enumerate(order)
     )
     warnings = []
     if not entered:
         warnings.append("no findings entered: the ranking reflects only the prior, age and onset")
-    unlisted = [f for f in dict.fromkeys(query.present) if all(f not in c.findings for c in kb.conditions)]
+    unlisted = [f for f in dict.fromkeys(query.present) if all(f not in c.findings for c in conds)]
     if unlisted:
         warnings.append(f"no condition lists {', '.join(unlisted)}; it does not change the ranking")
-    if top is not None:
-        results = results[: max(top, 0)]
-    return Ranking(query=query, age_group=group, results=results, log_evidence=log_evidence, warnings=tuple(warnings))
+    return Ranking(query, group, results, log_evidence, tuple(warnings))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -59,26 +59,23 @@ class UnknownConditionError(InputError):
         self.suggestions = suggestions
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One problem found in a knowledge-base file, located by a JSON path."""
 
     path: str
     message: str
 
 
-@dataclass
 class KnowledgeBaseError(OmsError):
     """Raised when a knowledge-base file cannot be read, parsed or validated."""
-
-    file: str
-    problems: list[Problem] = field(default_factory=list)
 
     code = "knowledge_base"
     exit_code = ExitCode.KNOWLEDGE_BASE
 
-    def __post_init__(self) -> None:
+    def __init__(self, file: str, problems: list[Problem] | None = None) -> None:
+        self.file = file
+        self.problems = list(problems or [])
         first = self.problems[0] if self.problems else Problem("", "invalid knowledge base")
         where = f" at {first.path}" if first.path else ""
         more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
-        OmsError.__init__(self, f"{self.file}{where}: {first.message}{more}")
+        super().__init__(f"{self.file}{where}: {first.message}{more}")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oms_cli.errors import KnowledgeBaseError, Problem, UnknownConditionError, UnknownFindingError
 
 if TYPE_CHECKING:
-    from oms_cli.models import Condition, Evidence, Finding, KnowledgeBase
+    from oms_cli.models import Condition, Evidence, KnowledgeBase
 
 _HPO_TOKEN = re.compile(r"^HP[:_](\d{7})$", re.IGNORECASE)
 
@@ -43,13 +41,23 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed in a knowledge base")
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a knowledge-base file; raise KnowledgeBaseError when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KnowledgeBaseError(str(path), [Problem("", f"cannot read file ({exc.strerror or exc})")]) from None
+
+
 def read_json(path: Path) -> Any:
     """Read a JSON file strictly (UTF-8, no NaN or Infinity); raise KnowledgeBaseError otherwise."""
-    where = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise KnowledgeBaseError(where, [Problem("", f"cannot read file ({exc.strerror or exc})")]) from None
+    return parse_json(read_bytes(path), str(path))
+
+
+def parse_json(raw: bytes, where: str) -> Any:
+    """Parse knowledge-base bytes strictly (UTF-8, no NaN or Infinity); raise KnowledgeBaseError otherwise."""
+    import json
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -201,48 +209,132 @@ def validate(data: Any, file: str) -> KnowledgeBase:
     return kb
 
 
-@dataclass(frozen=True)
-class CompiledCondition:
-    """A condition reduced to the numbers the engine needs, plus its validated model."""
+# The compiled form below is what every ranking command runs on. It is derived by code from a validated
+# model, never written by hand, and it is plain data (NamedTuples, dicts, floats) so that it can be cached
+# as JSON and rebuilt without importing pydantic. NamedTuples rather than dataclasses: they are several
+# times cheaper to define, and start-up is paid on every call.
+
+
+class Cited(NamedTuple):
+    """A number of the knowledge base with its sources, or the rationale when it is an expert estimate."""
+
+    value: float
+    refs: tuple[str, ...]
+    estimate: str | None
+    note: str | None
+
+
+class CompiledFinding(NamedTuple):
+    """A vocabulary entry: what the CLI shows and resolves for one finding."""
+
+    id: str
+    label: str
+    kind: str
+    definition: str
+    synonyms: tuple[str, ...]
+    hpo: str | None
+
+
+class CompiledItem(NamedTuple):
+    """One item of a criterion set and the finding ids that satisfy it."""
+
+    id: str
+    text: str
+    findings: tuple[str, ...]
+
+
+class CompiledCriteria(NamedTuple):
+    """A published criterion set: at least `required` of its items must be met."""
 
     id: str
     name: str
+    required: int
+    items: tuple[CompiledItem, ...]
+
+
+class CompiledCondition(NamedTuple):
+    """A condition reduced to the numbers the engine needs and the text the ranking commands show."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
     cant_miss: bool
+    cant_miss_reason: str
+    excluding_test: str | None
     prior_child: float
     prior_adult: float
     age: dict[str, float]
     onset: dict[str, float]
     findings: dict[str, float]
-    model: Condition
+    # Sources of every number, keyed like the file: prior.child, age_profile.<band>, findings.<id>, ...
+    cites: dict[str, Cited]
+    criteria: tuple[CompiledCriteria, ...]
 
 
-@dataclass(frozen=True)
+COMPILED_FORMAT = "2"
+
+
 class CompiledKnowledgeBase:
-    """A validated knowledge base with lookup tables for terms, ready for the engine."""
+    """A validated knowledge base as plain numbers and term tables, ready for the engine.
 
-    source: str
-    model: KnowledgeBase
-    conditions: tuple[CompiledCondition, ...]
-    leak: float
-    bands: tuple[tuple[str, float, float, str], ...]
-    finding_terms: dict[str, str]
-    condition_terms: dict[str, str]
+    The full pydantic model (needed for reference cards) is loaded on first use of `model`, so that the
+    ranking commands never import pydantic when the compiled form comes from the cache.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        content_key: str,
+        kb_version: str,
+        leak: Cited,
+        bands: tuple[tuple[str, float, float, str], ...],
+        findings: tuple[CompiledFinding, ...],
+        conditions: tuple[CompiledCondition, ...],
+        model: KnowledgeBase | None = None,
+        terms: tuple[dict[str, str], dict[str, str]] | None = None,
+    ) -> None:
+        self.source = source
+        self.content_key = content_key
+        self.kb_version = kb_version
+        self.leak_cited = leak
+        self.leak = leak.value
+        self.bands = bands
+        self.findings = findings
+        self.conditions = conditions
+        self._model = model
+        self.finding_ids = tuple(f.id for f in findings)
+        self._findings_by_id = {f.id: f for f in findings}
+        self._conditions_by_id = {c.id: c for c in conditions}
+        # Term tables map every normalised id, label, synonym, alias and HPO id to a canonical id; they are
+        # derived here once and travel with the cache, since normalising every term costs start-up time.
+        self.finding_terms, self.condition_terms = terms if terms is not None else _term_tables(findings, conditions)
+        # P(present | condition) for every vocabulary finding, condition by condition (the leak where unlisted).
+        self.present_given: dict[str, tuple[float, ...]] = {
+            fid: tuple(c.findings.get(fid, self.leak) for c in conditions) for fid in self.finding_ids
+        }
 
     @property
-    def kb_version(self) -> str:
-        return self.model.kb_version
+    def model(self) -> KnowledgeBase:
+        """The validated pydantic model, read from the source file on first use."""
+        if self._model is None:
+            raw = read_bytes(Path(self.source))
+            if content_key(raw) != self.content_key:
+                raise KnowledgeBaseError(self.source, [Problem("", "the file changed while oms-dx was reading it")])
+            self._model = validate(parse_json(raw, self.source), self.source)
+        return self._model
 
-    @property
-    def finding_ids(self) -> tuple[str, ...]:
-        return tuple(f.id for f in self.model.findings)
+    def condition_model(self, condition_id: str) -> Condition:
+        """The validated model of a condition (its reference card); loads the full model on first use."""
+        return next(c for c in self.model.conditions if c.id == condition_id)
 
-    def finding(self, finding_id: str) -> Finding:
+    def finding(self, finding_id: str) -> CompiledFinding:
         """The vocabulary entry of a canonical finding id."""
-        return next(f for f in self.model.findings if f.id == finding_id)
+        return self._findings_by_id[finding_id]
 
     def condition(self, condition_id: str) -> CompiledCondition:
         """The compiled condition of a canonical condition id."""
-        return next(c for c in self.conditions if c.id == condition_id)
+        return self._conditions_by_id[condition_id]
 
     def resolve_finding(self, term: str) -> str:
         """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id."""
@@ -263,48 +355,169 @@ class CompiledKnowledgeBase:
         suggestions = list(dict.fromkeys(self.condition_terms[m] for m in matches))
         raise UnknownConditionError(term, suggestions)
 
+    def to_data(self) -> dict[str, Any]:
+        """The compiled form as JSON-ready data (the cache format)."""
+        return {
+            "compiled_format": COMPILED_FORMAT,
+            "content_key": self.content_key,
+            "kb_version": self.kb_version,
+            "leak": self.leak_cited,
+            "bands": self.bands,
+            "findings": self.findings,
+            "conditions": self.conditions,
+            "finding_terms": self.finding_terms,
+            "condition_terms": self.condition_terms,
+        }
 
-def compile_kb(kb: KnowledgeBase, source: str) -> CompiledKnowledgeBase:
-    """Reduce a validated knowledge base to plain numbers and term tables."""
+    @classmethod
+    def from_data(cls, data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
+        """Rebuild the compiled form from `to_data()` output that went through JSON."""
+        if data["compiled_format"] != COMPILED_FORMAT:
+            raise ValueError("compiled format changed")
+
+        def cited(x: list[Any]) -> Cited:
+            value, refs, estimate, note = x
+            return Cited(float(value), tuple(refs), estimate, note)
+
+        def condition(x: list[Any]) -> CompiledCondition:
+            (cid, name, aliases, cm, reason, test, child, adult, age, onset, fnd, cites, criteria) = x
+            return CompiledCondition(
+                cid,
+                name,
+                tuple(aliases),
+                bool(cm),
+                reason,
+                test,
+                float(child),
+                float(adult),
+                {k: float(v) for k, v in age.items()},
+                {k: float(v) for k, v in onset.items()},
+                {k: float(v) for k, v in fnd.items()},
+                {k: cited(v) for k, v in cites.items()},
+                tuple(
+                    CompiledCriteria(
+                        crit_id,
+                        crit_name,
+                        int(required),
+                        tuple(CompiledItem(i, text, tuple(f)) for i, text, f in items),
+                    )
+                    for crit_id, crit_name, required, items in criteria
+                ),
+            )
+
+        return cls(
+            source=source,
+            content_key=data["content_key"],
+            kb_version=data["kb_version"],
+            leak=cited(data["leak"]),
+            bands=tuple((b, float(lo), float(hi), g) for b, lo, hi, g in data["bands"]),
+            findings=tuple(
+                CompiledFinding(fid, label, kind, definition, tuple(syn), hpo)
+                for fid, label, kind, definition, syn, hpo in data["findings"]
+            ),
+            conditions=tuple(condition(c) for c in data["conditions"]),
+            terms=(dict(data["finding_terms"]), dict(data["condition_terms"])),
+        )
+
+
+def _term_tables(
+    findings: Iterable[CompiledFinding], conditions: Iterable[CompiledCondition]
+) -> tuple[dict[str, str], dict[str, str]]:
     finding_terms: dict[str, str] = {}
-    for f in kb.findings:
-        for t in [f.id, f.label, *f.synonyms]:
+    for f in findings:
+        for t in (f.id, f.label, *f.synonyms):
             finding_terms.setdefault(normalise(t), f.id)
         if f.hpo:
             finding_terms[f.hpo] = f.id
     condition_terms: dict[str, str] = {}
-    for c in kb.conditions:
-        for t in [c.id, c.name, *c.aliases]:
+    for c in conditions:
+        for t in (c.id, c.name, *c.aliases):
             condition_terms.setdefault(normalise(t), c.id)
-    conditions = tuple(
-        CompiledCondition(
-            id=c.id,
-            name=c.name,
-            cant_miss=c.cant_miss.flag,
-            prior_child=c.prior.child.value,
-            prior_adult=c.prior.adult.value,
-            age={b: e.value for b, e in c.age_profile.items()},
-            onset={o: e.value for o, e in c.onset_profile.items()},
-            findings={f: e.value for f, e in c.findings.items()},
-            model=c,
+    return finding_terms, condition_terms
+
+
+def content_key(raw: bytes) -> str:
+    """A checksum of a file's bytes that keys the cache of its compiled form.
+
+    CRC-32 and Adler-32 with the length (64 bits of checksum): zlib is already loaded by the CLI, whereas
+    hashlib's OpenSSL binding costs about 5 ms of start-up. This detects edits, which is all a cache key
+    has to do; the cache never holds anything that was not validated (see SECURITY.md).
+    """
+    import zlib
+
+    return f"{len(raw):x}-{zlib.crc32(raw):08x}-{zlib.adler32(raw):08x}"
+
+
+def _cited(ev: Evidence) -> Cited:
+    return Cited(ev.value, tuple(ev.refs), ev.estimate, ev.note)
+
+
+def compile_kb(kb: KnowledgeBase, source: str, key: str = "") -> CompiledKnowledgeBase:
+    """Reduce a validated knowledge base to plain numbers, text and term tables."""
+    conditions = []
+    for c in kb.conditions:
+        cites = {"prior.child": _cited(c.prior.child), "prior.adult": _cited(c.prior.adult)}
+        cites.update({f"age_profile.{b}": _cited(e) for b, e in c.age_profile.items()})
+        cites.update({f"onset_profile.{o}": _cited(e) for o, e in c.onset_profile.items()})
+        cites.update({f"findings.{f}": _cited(e) for f, e in c.findings.items()})
+        conditions.append(
+            CompiledCondition(
+                id=c.id,
+                name=c.name,
+                aliases=tuple(c.aliases),
+                cant_miss=c.cant_miss.flag,
+                cant_miss_reason=c.cant_miss.reason,
+                excluding_test=c.cant_miss.excluding_test,
+                prior_child=c.prior.child.value,
+                prior_adult=c.prior.adult.value,
+                age={b: e.value for b, e in c.age_profile.items()},
+                onset={o: e.value for o, e in c.onset_profile.items()},
+                findings={f: e.value for f, e in c.findings.items()},
+                cites=cites,
+                criteria=tuple(
+                    CompiledCriteria(
+                        cr.id,
+                        cr.name,
+                        cr.required,
+                        tuple(CompiledItem(i.id, i.text, tuple(i.findings)) for i in cr.items),
+                    )
+                    for cr in c.criteria
+                ),
+            )
         )
-        for c in kb.conditions
-    )
-    bands = tuple((b.id, b.min_years, b.max_years, b.group) for b in kb.age_bands)
     return CompiledKnowledgeBase(
         source=source,
+        content_key=key,
+        kb_version=kb.kb_version,
+        leak=_cited(kb.leak_probability),
+        bands=tuple((b.id, b.min_years, b.max_years, b.group) for b in kb.age_bands),
+        findings=tuple(
+            CompiledFinding(f.id, f.label, f.kind, f.definition, tuple(f.synonyms), f.hpo) for f in kb.findings
+        ),
+        conditions=tuple(conditions),
         model=kb,
-        conditions=conditions,
-        leak=kb.leak_probability.value,
-        bands=bands,
-        finding_terms=finding_terms,
-        condition_terms=condition_terms,
     )
 
 
-def load_knowledge_base(path: str | Path | None = None) -> CompiledKnowledgeBase:
-    """Load, validate and compile a knowledge base (the shipped one when no path is given)."""
+def load_knowledge_base(path: str | Path | None = None, *, cache_dir: Path | None = None) -> CompiledKnowledgeBase:
+    """Load, validate and compile a knowledge base (the shipped one when no path is given).
+
+    With a `cache_dir`, the compiled form is kept there keyed by the file's checksum and the oms-dx version,
+    and later loads of the same bytes skip validation. An unreadable or stale cache entry is ignored.
+    """
     file = Path(path) if path is not None else default_kb_path()
-    data = read_json(file)
-    kb = validate(data, str(file))
-    return compile_kb(kb, str(file))
+    raw = read_bytes(file)
+    key = content_key(raw)
+    if cache_dir is not None:
+        from oms_cli import cache
+
+        data = cache.read(cache_dir, key)
+        if data is not None:
+            try:
+                return CompiledKnowledgeBase.from_data(data, str(file))
+            except Exception:
+                pass
+    compiled = compile_kb(validate(parse_json(raw, str(file)), str(file)), str(file), key)
+    if cache_dir is not None:
+        cache.write(cache_dir, key, compiled.to_data())
+    return compiled

@@ -40,7 +40,7 @@ def _row(cells: list[str]) -> str:
 
 def card_markdown(kb: CompiledKnowledgeBase, condition_id: str, sections: tuple[str, ...]) -> str:
     """The reference card of one condition as Markdown."""
-    c = kb.condition(condition_id).model
+    c = kb.condition_model(condition_id)
     refs = card_references(kb, condition_id, sections)
     numbers = {r.id: n for n, r in enumerate(refs, 1)}
     out = [f"# {md(c.name)} (`{c.id}`)", ""]

@@ -219,5 +219,5 @@ class KnowledgeBase(_Model):
     age_bands: list[AgeBand] = Field(min_length=1)
     onset_definitions: dict[Onset, str]
     findings: list[Finding] = Field(min_length=1)
-    conditions: list[Condition] = Field(min_length=1)
+    conditions: list[Condition] = Field(min_length=2, description="A differential needs at least two conditions.")
     references: list[Reference] = Field(default_factory=list)

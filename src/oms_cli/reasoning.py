@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from oms_cli.engine import age_band, likelihood, rank
 
 if TYPE_CHECKING:
     from oms_cli.engine import Query, Ranking, ScoredCondition
-    from oms_cli.knowledge import CompiledKnowledgeBase
-    from oms_cli.models import Evidence
+    from oms_cli.knowledge import Cited, CompiledKnowledgeBase
 
 DEFAULT_CANT_MISS_THRESHOLD = 0.01
 
@@ -19,8 +17,7 @@ DEFAULT_CANT_MISS_THRESHOLD = 0.01
 # ----------------------------------------------------------------------------- explanation ledger
 
 
-@dataclass(frozen=True)
-class LedgerTerm:
+class LedgerTerm(NamedTuple):
     """One additive term of a condition's log score, with the probability and the source behind it."""
 
     kind: Literal["prior", "age", "onset", "finding"]
@@ -35,8 +32,7 @@ class LedgerTerm:
     log_lr: float | None = None
 
 
-@dataclass(frozen=True)
-class Ledger:
+class Ledger(NamedTuple):
     """Every term behind one condition's posterior: exp(sum of terms - log_evidence) is the posterior."""
 
     condition: str
@@ -55,7 +51,7 @@ def _term(
     label: str,
     probability: float,
     log_value: float,
-    ev: Evidence | None,
+    ev: Cited | None,
     note: str | None = None,
     state: str | None = None,
     p_others: float | None = None,
@@ -77,44 +73,40 @@ def _term(
 
 def build_ledger(kb: CompiledKnowledgeBase, ranking: Ranking, scored: ScoredCondition) -> Ledger:
     """The explanation ledger of one ranked condition; its terms add up to the reported posterior."""
-    model = kb.condition(scored.id).model
+    cites = kb.condition(scored.id).cites
     q = ranking.query
     prior = math.exp(scored.log_prior)
     terms: list[LedgerTerm] = []
     if ranking.age_group == "child":
-        terms.append(_term("prior", "prior (children)", prior, scored.log_prior, model.prior.child))
+        terms.append(_term("prior", "prior (children)", prior, scored.log_prior, cites["prior.child"]))
     elif ranking.age_group == "adult":
-        terms.append(_term("prior", "prior (adults)", prior, scored.log_prior, model.prior.adult))
+        terms.append(_term("prior", "prior (adults)", prior, scored.log_prior, cites["prior.adult"]))
     else:
         # Unknown age: the mean of the two priors, so both sources (and any estimate rationale) apply.
-        child, adult = model.prior.child, model.prior.adult
+        child, adult = cites["prior.child"], cites["prior.adult"]
         estimates = [f"{who}: {ev.estimate}" for who, ev in (("children", child), ("adults", adult)) if ev.estimate]
-        both = child.model_copy(
-            update={
-                "refs": list(dict.fromkeys([*child.refs, *adult.refs])),
-                "estimate": " ".join(estimates) or None,
-                "note": None,
-            }
+        both = child._replace(
+            refs=tuple(dict.fromkeys([*child.refs, *adult.refs])), estimate=" ".join(estimates) or None, note=None
         )
         terms.append(
             _term("prior", "prior (age unknown)", prior, scored.log_prior, both, "mean of the child and adult priors")
         )
     if q.age_years is not None:
         band = age_band(kb, q.age_years)
-        ev = model.age_profile[band]
+        ev = cites[f"age_profile.{band}"]
         terms.append(_term("age", f"age band {band} y", math.exp(scored.log_age), scored.log_age, ev))
     if q.onset is not None:
-        ev = model.onset_profile[q.onset]  # type: ignore[index]
+        ev = cites[f"onset_profile.{q.onset}"]
         terms.append(_term("onset", f"onset {q.onset}", math.exp(scored.log_onset), scored.log_onset, ev))
     for contrib in scored.contributions:
-        listed = model.findings.get(contrib.finding)
+        listed = cites.get(f"findings.{contrib.finding}")
         terms.append(
             _term(
                 "finding",
                 contrib.finding,
                 contrib.p_condition,
                 math.log(contrib.p_condition),
-                listed if listed is not None else kb.model.leak_probability,
+                listed if listed is not None else kb.leak_cited,
                 None if listed is not None else "not listed for this condition: the leak probability is used",
                 state=contrib.state,
                 p_others=contrib.p_others,
@@ -128,8 +120,7 @@ def build_ledger(kb: CompiledKnowledgeBase, ranking: Ranking, scored: ScoredCond
 # ----------------------------------------------------------------------------- can't-miss panel
 
 
-@dataclass(frozen=True)
-class CantMissAlert:
+class CantMissAlert(NamedTuple):
     """A must-not-miss condition still above the threshold, with why and how to exclude it."""
 
     id: str
@@ -147,16 +138,15 @@ def cant_miss_panel(
     out = []
     for r in ranking.results:
         if r.cant_miss and r.probability >= threshold:
-            cm = kb.condition(r.id).model.cant_miss
-            out.append(CantMissAlert(r.id, r.name, r.rank, r.probability, cm.reason, cm.excluding_test))
+            c = kb.condition(r.id)
+            out.append(CantMissAlert(r.id, r.name, r.rank, r.probability, c.cant_miss_reason, c.excluding_test))
     return tuple(out)
 
 
 # ----------------------------------------------------------------------------- next best findings
 
 
-@dataclass(frozen=True)
-class NextFinding:
+class NextFinding(NamedTuple):
     """A finding not yet entered, how likely it is now, and what knowing it would do to the differential."""
 
     finding: str
@@ -208,8 +198,7 @@ def next_findings(
 ItemState = Literal["met", "unmet", "unknown"]
 
 
-@dataclass(frozen=True)
-class ItemCheck:
+class ItemCheck(NamedTuple):
     """One criterion item against the entered findings."""
 
     id: str
@@ -218,8 +207,7 @@ class ItemCheck:
     decided_by: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class CriteriaCheck:
+class CriteriaCheck(NamedTuple):
     """A criterion set against the entered findings: met, not met, or still undetermined."""
 
     condition: str
@@ -250,7 +238,7 @@ def check_criteria(kb: CompiledKnowledgeBase, query: Query) -> tuple[CriteriaChe
     present, absent = set(query.present), set(query.absent)
     out: list[CriteriaCheck] = []
     for c in kb.conditions:
-        for crit in c.model.criteria:
+        for crit in c.criteria:
             items: list[ItemCheck] = []
             for item in crit.items:
                 hits = tuple(f for f in item.findings if f in present)
@@ -269,8 +257,7 @@ def check_criteria(kb: CompiledKnowledgeBase, query: Query) -> tuple[CriteriaChe
 # ----------------------------------------------------------------------------- everything for one query
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(NamedTuple):
     """The full result of one query: the complete ranking and everything derived from it."""
 
     ranking: Ranking

@@ -52,9 +52,7 @@ def ledger_document(ledger: Ledger) -> dict[str, Any]:
 
 def shown(ranking: Ranking, top: int | None) -> Ranking:
     """The ranking cut to the conditions a user asked to see."""
-    from dataclasses import replace
-
-    return ranking if top is None else replace(ranking, results=ranking.results[: max(top, 0)])
+    return ranking if top is None else ranking._replace(results=ranking.results[: max(top, 0)])
 
 
 def suggest_document(
@@ -156,7 +154,7 @@ def conditions_document(kb: CompiledKnowledgeBase) -> dict[str, Any]:
             {
                 "id": c.id,
                 "name": c.name,
-                "aliases": list(c.model.aliases),
+                "aliases": list(c.aliases),
                 "cant_miss": c.cant_miss,
                 "prior_child": c.prior_child,
                 "prior_adult": c.prior_adult,
@@ -234,19 +232,21 @@ def render_suggest(
     table.add_column("#", justify="right")
     table.add_column("Condition", no_wrap=True)
     table.add_column("Probability", no_wrap=True)
-    table.add_column("Supports", style="green")
-    table.add_column("Opposes", style="red")
     table.add_column(CANT_MISS_MARK, justify="center")
+    table.add_column("Why")
     for r in ranking.results:
         pos = sorted((c for c in r.contributions if c.log_lr > 0.05), key=lambda c: -c.log_lr)[:2]
         neg = sorted((c for c in r.contributions if c.log_lr < -0.05), key=lambda c: c.log_lr)[:2]
+        why = _t(", ".join(_effect(kb, c) for c in pos), style="green")
+        if pos and neg:
+            why.append("; ")
+        why.append(", ".join(_effect(kb, c) for c in neg), style="red")
         table.add_row(
             _t(str(r.rank)),
             _t(r.id),
             _t(f"{_bar(r.probability)} {_pct(r.probability):>5}"),
-            _t(", ".join(_effect(kb, c) for c in pos)),
-            _t(", ".join(_effect(kb, c) for c in neg)),
             _t(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
+            why,
         )
     console.print(table)
     render_cant_miss(console, analysis)
@@ -284,48 +284,40 @@ def render_interview_step(console: Console, analysis: Analysis, kb: CompiledKnow
 
 def render_cant_miss(console: Console, analysis: Analysis) -> None:
     """The can't-miss panel: flagged conditions at or above the threshold, with the test that excludes each."""
-    from rich.panel import Panel
-    from rich.table import Table
+    from rich.padding import Padding
 
     if not analysis.cant_miss:
         console.print(
             _t(f"Can't miss: no flagged condition at or above {_pct(analysis.cant_miss_threshold)}.", style="dim")
         )
         return
-    grid = Table(box=None, pad_edge=False, show_header=False, expand=False)
-    grid.add_column(no_wrap=True)
-    grid.add_column(justify="right", no_wrap=True)
-    grid.add_column()
+    # Plain indented lines rather than a bordered panel: they wrap cleanly at 80 columns and render fast.
+    console.print(_t(f"Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})", style="bold red"))
     for a in analysis.cant_miss:
-        text = _t("")
+        head = _t(f"{CANT_MISS_MARK} ", style="bold red")
+        head.append(printable(a.id), style="bold red")
+        head.append(f" {_pct(a.probability)}")
+        console.print(head)
+        body = _t("")
         if a.excluding_test:
-            text.append("Exclude with: ", style="bold")
-            text.append(printable(a.excluding_test))
-            text.append("\n")
-        text.append(printable(a.reason), style="dim")
-        grid.add_row(_t(a.id, style="bold red"), _t(_pct(a.probability)), text)
-    title = f"Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})"
-    console.print(Panel(grid, title=_t(title, style="bold red"), title_align="left", border_style="red"))
+            body.append("Exclude with: ", style="bold")
+            body.append(printable(a.excluding_test) + "\n")
+        body.append(printable(a.reason), style="dim")
+        console.print(Padding(body, (0, 0, 0, 2)))
 
 
 def render_next_findings(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, limit: int = 3) -> None:
     """The findings whose answer would change the differential most."""
-    from rich.table import Table
-
     if not analysis.next_findings:
         return
-    table = Table(title=_t("Check next (largest expected information gain)"), title_justify="left")
-    for col in ("Finding", "P(present)", "Gain", "If present", "If absent"):
-        table.add_column(col)
+    console.print(_t("Check next (largest expected information gain)", style="bold"))
     for n in analysis.next_findings[:limit]:
-        table.add_row(
-            _t(kb.finding(n.finding).label),
-            _t(_pct(n.p_present)),
-            _t(f"{n.info_gain_bits:.2f} bits"),
-            _t(f"{n.if_present[0][0]} {_pct(n.if_present[0][1])}"),
-            _t(f"{n.if_absent[0][0]} {_pct(n.if_absent[0][1])}"),
-        )
-    console.print(table)
+        line = _t("• ")
+        line.append(printable(kb.finding(n.finding).label), style="bold")
+        line.append(f" {n.info_gain_bits:.2f} bits, now {_pct(n.p_present)} likely present.", style="dim")
+        line.append(f" If present: {n.if_present[0][0]} {_pct(n.if_present[0][1])};")
+        line.append(f" if absent: {n.if_absent[0][0]} {_pct(n.if_absent[0][1])}.")
+        console.print(line)
 
 
 _MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}

@@ -57,7 +57,7 @@ def reference_dict(ref: Reference, number: int | None = None) -> dict[str, Any]:
 
 def card_document(kb: CompiledKnowledgeBase, condition_id: str, sections: tuple[str, ...]) -> dict[str, Any]:
     """The versioned JSON object printed by `show --format json` (only the chosen sections)."""
-    c = kb.condition(condition_id).model
+    c = kb.condition_model(condition_id)
     body: dict[str, Any] = {"id": c.id, "name": c.name, "aliases": list(c.aliases), "last_reviewed": c.last_reviewed}
     if "synopsis" in sections:
         body["synopsis"] = c.synopsis
@@ -269,7 +269,7 @@ def render_card(console: Console, kb: CompiledKnowledgeBase, condition_id: str, 
     """Print the reference card of one condition, limited to the chosen sections."""
     from rich.table import Table
 
-    c = kb.condition(condition_id).model
+    c = kb.condition_model(condition_id)
     refs = card_references(kb, condition_id, sections)
     numbers = {r.id: n for n, r in enumerate(refs, 1)}
     head = _t(c.name, style="bold")
