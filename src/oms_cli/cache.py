@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -50,7 +51,5 @@ def write(cache_dir: Path, key: str, data: dict[str, Any]) -> None:
         os.replace(tmp, target)
     except (OSError, ValueError):
         # A read-only home or a full disk only costs speed: the next run validates again.
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
