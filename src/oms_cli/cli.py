@@ -5,6 +5,7 @@
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -84,7 +85,10 @@ def _guard(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         fmt = str(kwargs.get("format", "table"))
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            # Flush here so that a reader who went away is noticed inside the guard, not at interpreter exit.
+            sys.stdout.flush()
+            return result
         except OmsError as err:
             _emit_error(err, fmt)
             raise typer.Exit(int(err.exit_code)) from None
@@ -92,8 +96,48 @@ def _guard(fn: F) -> F:
             # After a ^C echoed by the terminal, start the message on a fresh line.
             sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
+            _silence_stdout()
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush of buffered output cannot fail again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _complete_findings(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of finding ids, synonyms and HPO ids; the last item of a comma list is completed."""
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    try:
+        kb = _load(ctx.params.get("kb"))
+    except OmsError:
+        return []
+    key = last.strip().lower().replace("_", "-").replace(" ", "-")
+    terms = sorted(set(kb.finding_ids) | {t for t in kb.finding_terms if not t.startswith("HP:")})
+    if key.startswith("hp"):
+        terms = sorted(f.hpo for f in kb.findings if f.hpo)
+        key = key.upper()
+    return [prefix + t for t in terms if t.startswith(key)]
+
+
+def _complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of condition ids and aliases."""
+    try:
+        kb = _load(ctx.params.get("kb"))
+    except OmsError:
+        return []
+    key = incomplete.strip().lower().replace(" ", "-")
+    return sorted(t for t in set(kb.condition_terms) | {c.id for c in kb.conditions} if t.startswith(key))
 
 
 def _console() -> "Console":
@@ -139,11 +183,17 @@ def suggest(
             "--finding",
             "-f",
             help="A finding that is present (repeatable; comma lists allowed; ids, synonyms or HPO ids).",
+            autocompletion=_complete_findings,
         ),
     ] = None,
     absent: Annotated[
         list[str] | None,
-        typer.Option("--absent", "-x", help="A finding that was looked for and is absent (repeatable)."),
+        typer.Option(
+            "--absent",
+            "-x",
+            help="A finding that was looked for and is absent (repeatable).",
+            autocompletion=_complete_findings,
+        ),
     ] = None,
     age: Annotated[
         str | None, typer.Option("--age", help="Age in years (2.5) or with a unit (18m, 2y, 6w, 10d).")
@@ -152,6 +202,15 @@ def suggest(
         str | None,
         typer.Option(
             "--onset", help="Onset tempo: acute (<1 week), subacute (1-6 weeks), chronic (>6 weeks), episodic."
+        ),
+    ] = None,
+    phenopacket: Annotated[
+        Path | None,
+        typer.Option(
+            "--phenopacket",
+            help="Read findings, exclusions, age and course from a GA4GH Phenopacket v2 JSON file "
+            "(options given as well are added; --age and --onset override).",
+            metavar="FILE",
         ),
     ] = None,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N most probable conditions.")] = None,
@@ -167,7 +226,7 @@ def suggest(
             help="List can't-miss conditions at or above this probability (default 0.01).",
         ),
     ] = 0.01,
-    format: FormatOpt = OutputFormat.table,
+    format: DocFormatOpt = DocFormat.table,
     kb: KbOpt = None,
 ) -> None:
     """Rank OMS and its mimics for the entered findings, age and onset.
@@ -182,24 +241,221 @@ def suggest(
     age_years = parse_age(age) if age is not None else None
     onset_id = parse_onset(onset) if onset is not None else None
     knowledge = _load(kb)
-    query = normalise_query(knowledge, split_terms(finding), split_terms(absent), age_years, onset_id)
+    present, missing = split_terms(finding), split_terms(absent)
+    notes: list[str] = []
+    if phenopacket is not None:
+        from oms_cli.cases import read_input_file
+        from oms_cli.phenopacket import case_from_phenopacket
+
+        case = case_from_phenopacket(knowledge, read_input_file(phenopacket), source=str(phenopacket))
+        present, missing = [*case.present, *present], [*case.absent, *missing]
+        age_years = age_years if age_years is not None else case.age_years
+        onset_id = onset_id if onset_id is not None else case.onset
+        notes += case.warnings
+    query = normalise_query(knowledge, present, missing, age_years, onset_id)
     analysis = analyse(knowledge, query, cant_miss_threshold=cant_miss_threshold)
-    for warning in analysis.ranking.warnings:
+    notes += analysis.ranking.warnings
+    for warning in notes:
         sys.stderr.write(f"oms-dx: warning: {printable(warning)}\n")
-    if format is OutputFormat.json:
+    if format is DocFormat.json:
         from oms_cli.render import suggest_document
 
-        _print_json(suggest_document(analysis, knowledge, top=top, explain=explain))
+        doc = suggest_document(analysis, knowledge, top=top, explain=explain)
+        doc["warnings"] = notes
+        _print_json(doc)
+    elif format is DocFormat.markdown:
+        from oms_cli.markdown import suggest_markdown
+
+        sys.stdout.write(suggest_markdown(analysis, knowledge, top=top, explain=explain))
     else:
         from oms_cli.render import render_suggest
 
         render_suggest(_console(), analysis, knowledge, top=top, explain=explain)
 
 
+class BatchFormat(StrEnum):
+    """Output formats of batch: JSON Lines (one record per case) or flat rows (one per case and rank)."""
+
+    json = "json"
+    csv = "csv"
+    tsv = "tsv"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _case_lines(source: str, progress: bool) -> tuple[Any, Any]:
+    """An iterator over the raw input lines and a callback that closes input and progress display."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+    if source == "-":
+        fh = sys.stdin.buffer
+        total = None
+    else:
+        try:
+            fh = stack.enter_context(open(source, "rb"))  # noqa: SIM115 - closed by the ExitStack
+        except OSError as exc:
+            from oms_cli.errors import InputError
+
+            raise InputError(f"cannot read {source} ({exc.strerror or exc})") from None
+        try:
+            total = os.fstat(fh.fileno()).st_size
+        except OSError:
+            total = None
+    if not progress:
+        return iter(fh), stack.close
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("[bold]scoring"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), TextColumn("{task.fields[cases]} cases"),
+        console=_stderr_console(), transient=True,
+    )  # fmt: skip
+    stack.enter_context(bar)
+    task = bar.add_task("batch", total=total, cases=0)
+
+    def tracked() -> Any:
+        done = cases = 0
+        for raw in fh:
+            done += len(raw)
+            cases += 1
+            if cases % 256 == 0:
+                bar.update(task, completed=done, cases=cases)
+            yield raw
+        bar.update(task, completed=done, cases=cases)
+
+    return tracked(), stack.close
+
+
+def _stderr_console() -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, emoji=False)
+
+
+@app.command()
+@_guard
+def batch(
+    input: Annotated[
+        str,
+        typer.Argument(help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin."),
+    ] = "-",
+    phenopackets: Annotated[
+        Path | None,
+        typer.Option(
+            "--phenopackets",
+            help="Read GA4GH Phenopacket v2 cases instead: a directory of .json files, one .json file, "
+            "or a .jsonl file with one phenopacket per line.",
+            metavar="DIR|FILE",
+        ),
+    ] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Keep only the N most probable conditions.")] = None,
+    format: Annotated[
+        BatchFormat, typer.Option("--format", help="json: one JSON line per case; csv/tsv: one row per case and rank.")
+    ] = BatchFormat.json,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    ] = None,
+    kb: KbOpt = None,
+) -> None:
+    """Score many cases: one output record per input case, in input order, streaming.
+
+    A line that cannot be read or scored gives an error record ({"id", "line", "error", "code"}) and the run
+    goes on; the exit code is 3 when any case failed.
+    Example: oms-dx batch cases.jsonl > results.jsonl
+    """
+    from oms_cli.batch import score_all
+    from oms_cli.cases import read_jsonl
+
+    knowledge = _load(kb)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    if phenopackets is not None:
+        from oms_cli.phenopacket import read_phenopackets
+
+        items: Any = read_phenopackets(knowledge, phenopackets)
+        close: Any = None
+    else:
+        lines, close = _case_lines(input, show_progress)
+        items = read_jsonl(lines, None)
+    cases = failed = 0
+    out = sys.stdout
+    try:
+        if format is BatchFormat.json:
+            dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+            for record in score_all(knowledge, items, top):
+                cases += 1
+                failed += "error" in record
+                out.write(dumps(record) + "\n")
+        else:
+            import csv
+
+            from oms_cli.render_eval import FLAT_COLUMNS, flat_rows
+
+            writer = csv.writer(
+                out, delimiter="," if format is BatchFormat.csv else "\t", lineterminator="\n",
+                quoting=csv.QUOTE_MINIMAL,
+            )  # fmt: skip
+            writer.writerow(FLAT_COLUMNS)
+            for record in score_all(knowledge, items, top):
+                cases += 1
+                failed += "error" in record
+                writer.writerows(flat_rows(record))
+    finally:
+        if close is not None:
+            close()
+    sys.stderr.write(f"oms-dx: batch: {cases} case(s), {cases - failed} scored, {failed} failed\n")
+    if failed:
+        sys.stdout.flush()
+        raise typer.Exit(int(ExitCode.INPUT))
+
+
+@app.command()
+@_guard
+def evaluate(
+    file: Annotated[
+        str, typer.Argument(help="JSON Lines cases with a known 'diagnosis' (condition id, name or alias), or -.")
+    ],
+    format: FormatOpt = OutputFormat.table,
+    kb: KbOpt = None,
+) -> None:
+    """Judge the ranking on cases with a known diagnosis: top-1, top-3, MRR, Brier score, log loss, calibration.
+
+    Cases without a diagnosis are skipped; the exit code is 3 when any line could not be read or scored.
+    Example: oms-dx evaluate published-cases.jsonl --format json
+    """
+    from oms_cli.cases import read_jsonl
+    from oms_cli.evaluate import evaluate as run_evaluation
+
+    knowledge = _load(kb)
+    lines, close = _case_lines(file, False)
+    try:
+        result = run_evaluation(knowledge, read_jsonl(lines))
+    finally:
+        close()
+    shown_file = "<stdin>" if file == "-" else file
+    if format is OutputFormat.json:
+        from oms_cli.render_eval import evaluation_document
+
+        _print_json(evaluation_document(result, knowledge, shown_file))
+    else:
+        from oms_cli.render_eval import render_evaluation
+
+        render_evaluation(_console(), result, knowledge, shown_file)
+    if result.n_errors:
+        sys.stdout.flush()
+        raise typer.Exit(int(ExitCode.INPUT))
+
+
 @app.command()
 @_guard
 def show(
-    condition: Annotated[str, typer.Argument(help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').")],
+    condition: Annotated[
+        str,
+        typer.Argument(
+            help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').", autocompletion=_complete_conditions
+        ),
+    ],
     section: Annotated[
         list[str] | None,
         typer.Option(
@@ -239,7 +495,10 @@ def show(
 @app.command()
 @_guard
 def compare(
-    condition: Annotated[list[str], typer.Argument(help="Two or more condition ids, names or aliases.")],
+    condition: Annotated[
+        list[str],
+        typer.Argument(help="Two or more condition ids, names or aliases.", autocompletion=_complete_conditions),
+    ],
     highlight: Annotated[
         int, typer.Option("--highlight", min=0, help="How many of the most discriminating findings to highlight.")
     ] = 5,

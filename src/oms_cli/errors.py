@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     INPUT = 3
     KNOWLEDGE_BASE = 4
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 class OmsError(Exception):

@@ -272,6 +272,7 @@ class CompiledCondition(NamedTuple):
 
 
 COMPILED_FORMAT = "2"
+_RESOLVED_MEMO = 4096
 
 
 class CompiledKnowledgeBase:
@@ -303,6 +304,7 @@ class CompiledKnowledgeBase:
         self.findings = findings
         self.conditions = conditions
         self._model = model
+        self._resolved: dict[str, str] = {}
         self.finding_ids = tuple(f.id for f in findings)
         self._findings_by_id = {f.id: f for f in findings}
         self._conditions_by_id = {c.id: c for c in conditions}
@@ -338,9 +340,15 @@ class CompiledKnowledgeBase:
 
     def resolve_finding(self, term: str) -> str:
         """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id."""
+        known = self._resolved.get(term)
+        if known is not None:
+            return known
         hpo = _HPO_TOKEN.match(term.strip())
         key = f"HP:{hpo.group(1)}" if hpo else normalise(term)
         if key in self.finding_terms:
+            # Batch runs repeat the same spellings; a bounded memo saves normalising them each time.
+            if len(self._resolved) < _RESOLVED_MEMO:
+                self._resolved[term] = self.finding_terms[key]
             return self.finding_terms[key]
         matches = difflib.get_close_matches(key, list(self.finding_terms), n=3, cutoff=0.6)
         suggestions = list(dict.fromkeys(self.finding_terms[m] for m in matches))

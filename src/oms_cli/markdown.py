@@ -1,4 +1,4 @@
-"""Markdown output for pasting into notes: reference cards and comparisons, every statement cited."""
+"""Markdown output for pasting into notes: suggest results, reference cards and comparisons, all cited."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from oms_cli.safe import printable
 
 if TYPE_CHECKING:
     from oms_cli.knowledge import CompiledKnowledgeBase
+    from oms_cli.reasoning import Analysis
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
@@ -152,4 +153,67 @@ def comparison_markdown(kb: CompiledKnowledgeBase, cmp: Comparison) -> str:
         out += [f"{n}. {md(format_reference(r))}" for n, r in enumerate(refs, 1)]
         out.append("")
     out.append(f"*{DISCLAIMER}*")
+    return "\n".join(out) + "\n"
+
+
+def suggest_markdown(
+    analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None = None, explain: bool = False
+) -> str:
+    """A suggest result as Markdown: differential, can't-miss list, next findings, criteria, optional ledgers."""
+    from oms_cli.reasoning import build_ledger
+    from oms_cli.render import CANT_MISS_MARK, effect_text, query_summary, shown
+
+    ranking = shown(analysis.ranking, top)
+    out = [f"# Differential — {md(query_summary(ranking, kb))}", ""]
+    out += [_row(["#", "Condition", "Probability", "Why", CANT_MISS_MARK]), _row(["---:", "---", "---", "---", ":-:"])]
+    for r in ranking.results:
+        pos = sorted((c for c in r.contributions if c.log_lr > 0.05), key=lambda c: -c.log_lr)[:2]
+        neg = sorted((c for c in r.contributions if c.log_lr < -0.05), key=lambda c: c.log_lr)[:2]
+        why = "; ".join(x for x in (", ".join(md(effect_text(kb, c)) for c in group) for group in (pos, neg)) if x)
+        out.append(
+            _row([str(r.rank), f"{md(r.name)} (`{r.id}`)", f"`{_bar(r.probability)}` {_pct(r.probability)}", why,
+                  CANT_MISS_MARK if r.cant_miss else ""])
+        )  # fmt: skip
+    out.append("")
+    if analysis.cant_miss:
+        out += [f"## Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})", ""]
+        for a in analysis.cant_miss:
+            test = f" **Exclude with:** {md(a.excluding_test)}" if a.excluding_test else ""
+            out.append(f"- **{md(a.name)}** (`{a.id}`) {_pct(a.probability)}.{test} *{md(a.reason)}*")
+        out.append("")
+    if analysis.next_findings:
+        out += ["## Check next (largest expected information gain)", ""]
+        for n in analysis.next_findings[:3]:
+            out.append(
+                f"- **{md(kb.finding(n.finding).label)}**: {n.info_gain_bits:.2f} bits, now {_pct(n.p_present)} "
+                f"likely present. If present: `{n.if_present[0][0]}` {_pct(n.if_present[0][1])}; "
+                f"if absent: `{n.if_absent[0][0]}` {_pct(n.if_absent[0][1])}."
+            )
+        out.append("")
+    marks = {"met": "✓", "unmet": "✗", "unknown": "?"}
+    for c in analysis.criteria:
+        out += [f"## Criteria — {md(c.name)}: {c.status} ({c.met} of {len(c.items)} met, {c.required} required)", ""]
+        out += [f"- {marks[i.status]} {md(i.text)}" for i in c.items]
+        out.append("")
+    if explain:
+        for r in ranking.results:
+            ledger = build_ledger(kb, analysis.ranking, r)
+            out += [f"## Ledger — `{r.id}`: posterior {_pct(r.probability)}", ""]
+            out += [_row(["Term", "P", "P others", "ln", "Source"]), _row(["---", "---:", "---:", "---:", "---"])]
+            for t in ledger.terms:
+                label = t.label
+                if t.kind == "finding":
+                    label = ("no " if t.state == "absent" else "") + kb.finding(t.label).label.lower()
+                source = f"*expert estimate:* {md(t.estimate)}" if t.estimate else md(t.note or "")
+                if t.refs:
+                    source += " [" + ", ".join(md(ref) for ref in t.refs) + "]"
+                p_others = f"{t.p_others:.3g}" if t.p_others is not None else ""
+                out.append(_row([md(label), f"{t.probability:.3g}", p_others, f"{t.log_value:+.3f}", source]))
+            out.append(_row(["**log posterior**", f"{r.probability:.3g}", "", f"{ledger.log_posterior:+.3f}",
+                             "sum of the terms minus the log evidence"]))  # fmt: skip
+            out.append("")
+    out.append(
+        f"*{CANT_MISS_MARK} = can't-miss condition. ×/÷ = likelihood ratio against the other conditions. "
+        f"Closed world: probabilities cover only these {len(kb.conditions)} conditions. {DISCLAIMER}*"
+    )
     return "\n".join(out) + "\n"

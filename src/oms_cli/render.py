@@ -55,18 +55,10 @@ def shown(ranking: Ranking, top: int | None) -> Ranking:
     return ranking if top is None else ranking._replace(results=ranking.results[: max(top, 0)])
 
 
-def suggest_document(
-    analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None = None, explain: bool = False
-) -> dict[str, Any]:
-    """The versioned JSON object printed by `suggest --format json`."""
-    from oms_cli.reasoning import build_ledger
-
-    full = analysis.ranking
-    ranking = shown(full, top)
-    q = ranking.query
-    results = []
-    for r in ranking.results:
-        row: dict[str, Any] = {
+def result_rows(ranking: Ranking) -> list[dict[str, Any]]:
+    """The ranked conditions as JSON objects: the `results` of suggest and of every batch record."""
+    return [
+        {
             "rank": r.rank,
             "id": r.id,
             "name": r.name,
@@ -87,9 +79,23 @@ def suggest_document(
                 for c in r.contributions
             ],
         }
-        if explain:
+        for r in ranking.results
+    ]
+
+
+def suggest_document(
+    analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None = None, explain: bool = False
+) -> dict[str, Any]:
+    """The versioned JSON object printed by `suggest --format json`."""
+    from oms_cli.reasoning import build_ledger
+
+    full = analysis.ranking
+    ranking = shown(full, top)
+    q = ranking.query
+    results = result_rows(ranking)
+    if explain:
+        for row, r in zip(results, ranking.results, strict=True):
             row["ledger"] = ledger_document(build_ledger(kb, full, r))
-        results.append(row)
     return {
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "oms_dx_version": __version__,
@@ -198,12 +204,27 @@ def _pct(p: float) -> str:
     return f"{p * 100:.0f}%"
 
 
+def query_summary(ranking: Ranking, kb: CompiledKnowledgeBase) -> str:
+    """The entered findings, age and onset in one line, as titles show them."""
+    q = ranking.query
+    parts = []
+    if q.present:
+        parts.append("present: " + ", ".join(kb.finding(f).label.lower() for f in q.present))
+    if q.absent:
+        parts.append("absent: " + ", ".join(kb.finding(f).label.lower() for f in q.absent))
+    if q.age_years is not None:
+        parts.append(f"age {q.age_years:g} y ({ranking.age_group})")
+    if q.onset:
+        parts.append(f"onset {q.onset}")
+    return "; ".join(parts) if parts else "no input"
+
+
 def _label(kb: CompiledKnowledgeBase, c: Contribution) -> str:
     label = kb.finding(c.finding).label.lower()
     return label if c.state == "present" else f"no {label}"
 
 
-def _effect(kb: CompiledKnowledgeBase, c: Contribution) -> str:
+def effect_text(kb: CompiledKnowledgeBase, c: Contribution) -> str:
     lr = math.exp(c.log_lr)
     factor = f"×{lr:.1f}" if lr >= 1 else f"÷{1 / lr:.1f}"
     return f"{_label(kb, c)} {factor}"
@@ -216,19 +237,8 @@ def render_suggest(
     from rich.table import Table
 
     ranking = shown(analysis.ranking, top)
-    q = ranking.query
-    parts = []
-    if q.present:
-        parts.append("present: " + ", ".join(kb.finding(f).label.lower() for f in q.present))
-    if q.absent:
-        parts.append("absent: " + ", ".join(kb.finding(f).label.lower() for f in q.absent))
-    if q.age_years is not None:
-        parts.append(f"age {q.age_years:g} y ({ranking.age_group})")
-    if q.onset:
-        parts.append(f"onset {q.onset}")
-    table = Table(
-        title=_t("Differential — " + "; ".join(parts) if parts else "Differential (no input)"), title_justify="left"
-    )
+    summary = query_summary(ranking, kb)
+    table = Table(title=_t(f"Differential — {summary}"), title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("Condition", no_wrap=True)
     table.add_column("Probability", no_wrap=True)
@@ -237,10 +247,10 @@ def render_suggest(
     for r in ranking.results:
         pos = sorted((c for c in r.contributions if c.log_lr > 0.05), key=lambda c: -c.log_lr)[:2]
         neg = sorted((c for c in r.contributions if c.log_lr < -0.05), key=lambda c: c.log_lr)[:2]
-        why = _t(", ".join(_effect(kb, c) for c in pos), style="green")
+        why = _t(", ".join(effect_text(kb, c) for c in pos), style="green")
         if pos and neg:
             why.append("; ")
-        why.append(", ".join(_effect(kb, c) for c in neg), style="red")
+        why.append(", ".join(effect_text(kb, c) for c in neg), style="red")
         table.add_row(
             _t(str(r.rank)),
             _t(r.id),
