@@ -42,7 +42,7 @@ def test_batch_dev_set_gives_one_record_per_case_in_order(invoke: Invoke) -> Non
 @needs_dev
 def test_batch_results_are_the_suggest_results(invoke: Invoke) -> None:
     case = load_dev_cases()[4]
-    batch = _records(invoke("batch", str(DEV_VIGNETTES)))[4]
+    batch = _records(invoke("batch", str(DEV_VIGNETTES), "--contributions"))[4]
     args = ["suggest", "--format", "json"]
     args += [a for f in case["present"] for a in ("-f", f)] + [a for f in case["absent"] for a in ("-x", f)]
     if case["age_years"] is not None:
@@ -50,6 +50,14 @@ def test_batch_results_are_the_suggest_results(invoke: Invoke) -> None:
     if case["onset"]:
         args += ["--onset", case["onset"]]
     assert batch["results"] == invoke(*args).json()["results"]
+
+
+@needs_dev
+def test_lean_batch_results_are_suggest_results_without_contributions(invoke: Invoke) -> None:
+    lean = _records(invoke("batch", str(DEV_VIGNETTES)))
+    full = _records(invoke("batch", str(DEV_VIGNETTES), "--contributions"))
+    for a, b in zip(lean, full, strict=True):
+        assert a["results"] == [{k: v for k, v in r.items() if k != "contributions"} for r in b["results"]]
 
 
 def test_broken_line_in_the_middle_loses_nothing(invoke: Invoke, tmp_path: Path) -> None:

@@ -20,15 +20,17 @@ def error_record(err: CaseError) -> dict[str, Any]:
     return record
 
 
-def score_case(kb: CompiledKnowledgeBase, case: Case, top: int | None = None) -> dict[str, Any]:
+def score_case(
+    kb: CompiledKnowledgeBase, case: Case, top: int | None = None, contributions: bool = True
+) -> dict[str, Any]:
     """One case's record: `{"id", "line", "results"}` (plus `warnings` and `source` when there are any),
     or an error record when its findings cannot be resolved."""
     try:
         query = normalise_query(kb, list(case.present), list(case.absent), case.age_years, case.onset)
     except OmsError as err:
         return error_record(CaseError(case.id, case.line, clip(err.message), err.code, case.source))
-    ranking = rank(kb, query, top=top)
-    record: dict[str, Any] = {"id": case.id, "line": case.line, "results": result_rows(ranking)}
+    ranking = rank(kb, query, top=top, contributions=contributions)
+    record: dict[str, Any] = {"id": case.id, "line": case.line, "results": result_rows(ranking, contributions)}
     warnings = case.warnings + ranking.warnings
     if warnings:
         record["warnings"] = list(warnings)
@@ -38,8 +40,8 @@ def score_case(kb: CompiledKnowledgeBase, case: Case, top: int | None = None) ->
 
 
 def score_all(
-    kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError], top: int | None = None
+    kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError], top: int | None = None, contributions: bool = True
 ) -> Iterator[dict[str, Any]]:
     """A record for every case and every unreadable line, lazily, so memory stays flat on any input size."""
     for item in items:
-        yield error_record(item) if isinstance(item, CaseError) else score_case(kb, item, top)
+        yield error_record(item) if isinstance(item, CaseError) else score_case(kb, item, top, contributions)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -94,12 +93,10 @@ def case_from_object(obj: Any, line: int, source: str | None = None) -> Case:
     )
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a valid JSON number")
-
-
 def read_jsonl(lines: Iterable[bytes], source: str | None = None) -> Iterator[Case | CaseError]:
     """Cases from JSON Lines, in order, one per non-blank line; a bad line yields a CaseError, never an exception."""
+    import orjson  # strict RFC 8259 (no NaN, no lone surrogates) and several times faster than json
+
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue  # blank lines separate nothing and are not cases
@@ -109,12 +106,9 @@ def read_jsonl(lines: Iterable[bytes], source: str | None = None) -> Iterator[Ca
             yield CaseError(None, number, f"not UTF-8 text (byte {exc.start})", "invalid_encoding", source)
             continue
         try:
-            obj = json.loads(text, parse_constant=_reject_constant)
-        except json.JSONDecodeError as exc:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
             yield CaseError(None, number, clip(f"invalid JSON: {exc.msg} (column {exc.colno})"), "invalid_json", source)
-            continue
-        except (ValueError, RecursionError) as exc:
-            yield CaseError(None, number, clip(f"invalid JSON: {exc}"), "invalid_json", source)
             continue
         try:
             yield case_from_object(obj, number, source)

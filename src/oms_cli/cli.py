@@ -75,7 +75,8 @@ def _emit_error(err: OmsError, fmt: str) -> None:
         suggestions = getattr(err, "suggestions", None)
         if suggestions is not None:
             body["suggestions"] = suggestions
-        sys.stdout.write(json.dumps({"schema_version": "1", "error": body}) + "\n")
+        # ASCII-escaped: a term from argv may hold undecodable bytes (lone surrogates) that UTF-8 cannot write.
+        sys.stdout.write(json.dumps({"schema_version": "1", "error": body}, ensure_ascii=True) + "\n")
 
 
 def _guard(fn: F) -> F:
@@ -327,6 +328,15 @@ def _case_lines(source: str, progress: bool) -> tuple[Any, Any]:
     return tracked(), stack.close
 
 
+def _record_bytes(record: dict[str, Any]) -> bytes:
+    import orjson
+
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # an integer id beyond 64 bits: the json module writes any size
+        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
 def _stderr_console() -> "Console":
     from rich.console import Console
 
@@ -350,6 +360,14 @@ def batch(
         ),
     ] = None,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Keep only the N most probable conditions.")] = None,
+    contributions: Annotated[
+        bool,
+        typer.Option(
+            "--contributions",
+            help="Add each finding's likelihood ratio to every result (the full suggest result objects; "
+            "several times more output and time).",
+        ),
+    ] = False,
     format: Annotated[
         BatchFormat, typer.Option("--format", help="json: one JSON line per case; csv/tsv: one row per case and rank.")
     ] = BatchFormat.json,
@@ -382,11 +400,15 @@ def batch(
     out = sys.stdout
     try:
         if format is BatchFormat.json:
-            dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-            for record in score_all(knowledge, items, top):
+            write = out.buffer.write if hasattr(out, "buffer") else None
+            for record in score_all(knowledge, items, top, contributions):
                 cases += 1
                 failed += "error" in record
-                out.write(dumps(record) + "\n")
+                line = _record_bytes(record)
+                if write is not None:
+                    write(line)
+                else:  # a text-only stream (tests)
+                    out.write(line.decode("utf-8"))
         else:
             import csv
 
@@ -397,7 +419,7 @@ def batch(
                 quoting=csv.QUOTE_MINIMAL,
             )  # fmt: skip
             writer.writerow(FLAT_COLUMNS)
-            for record in score_all(knowledge, items, top):
+            for record in score_all(knowledge, items, top, contributions=False):
                 cases += 1
                 failed += "error" in record
                 writer.writerows(flat_rows(record))

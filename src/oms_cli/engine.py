@@ -10,6 +10,7 @@ from oms_cli.knowledge import CompiledCondition, CompiledKnowledgeBase
 from oms_cli.parsing import ONSETS, check_age
 
 ADULT_AGE_YEARS = 18.0
+_new_tuple = tuple.__new__
 
 
 class Query(NamedTuple):
@@ -66,9 +67,10 @@ def normalise_query(
     kb: CompiledKnowledgeBase, present: list[str], absent: list[str], age_years: float | None, onset: str | None
 ) -> Query:
     """Resolve user terms to canonical ids, de-duplicate, and reject contradictions."""
-    p = tuple(dict.fromkeys(kb.resolve_finding(t) for t in present))
-    a = tuple(dict.fromkeys(kb.resolve_finding(t) for t in absent))
-    both = [f for f in p if f in a]
+    resolve = kb.resolve_finding
+    p = tuple(dict.fromkeys([resolve(t) for t in present]))
+    a = tuple(dict.fromkeys([resolve(t) for t in absent])) if absent else ()
+    both = [f for f in p if f in a] if a else None
     if both:
         raise InputError(f"finding(s) given as both present and absent: {', '.join(both)}")
     if age_years is not None:
@@ -102,8 +104,7 @@ def _prior(c: CompiledCondition, group: str | None) -> float:
     return (c.prior_child + c.prior_adult) / 2.0
 
 
-def _log_age(kb: CompiledKnowledgeBase, c: CompiledCondition, age_years: float) -> float:
-    band = age_band(kb, age_years)
+def _log_age(kb: CompiledKnowledgeBase, c: CompiledCondition, band: str) -> float:
     group = next(g for b, _lo, _hi, g in kb.bands if b == band)
     total = sum(c.age[b] for b, _lo, _hi, g in kb.bands if g == group)
     return math.log(c.age[band] / total)
@@ -111,6 +112,31 @@ def _log_age(kb: CompiledKnowledgeBase, c: CompiledCondition, age_years: float) 
 
 def _log_onset(c: CompiledCondition, onset: str) -> float:
     return math.log(c.onset[onset] / sum(c.onset.values()))
+
+
+_Base = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...]]
+
+
+def _base_terms(kb: CompiledKnowledgeBase, group: str | None, band: str | None, onset: str | None) -> _Base:
+    """Prior weights and the log prior, age and onset terms of every condition, and their sums.
+
+    There are only a few dozen (group, band, onset) combinations, so they are computed once per knowledge base.
+    """
+    key = (group, band, onset)
+    cached: _Base | None = kb.base_terms.get(key)
+    if cached is not None:
+        return cached
+    conds = kb.conditions
+    priors = [_prior(c, group) for c in conds]
+    prior_total = math.fsum(priors)
+    weights = tuple(p / prior_total for p in priors)
+    log_priors = tuple(math.log(w) for w in weights)
+    log_ages = tuple(_log_age(kb, c, band) for c in conds) if band is not None else (0.0,) * len(conds)
+    log_onsets = tuple(_log_onset(c, onset) for c in conds) if onset is not None else (0.0,) * len(conds)
+    sums = tuple(a + b + c for a, b, c in zip(log_priors, log_ages, log_onsets, strict=True))
+    result = (weights, log_priors, log_ages, log_onsets, sums)
+    kb.base_terms[key] = result
+    return result
 
 
 def likelihood(kb: CompiledKnowledgeBase, c: CompiledCondition, finding: str, present: bool) -> float:
@@ -124,21 +150,71 @@ def _logsumexp(xs: list[float]) -> float:
     return top + math.log(math.fsum(math.exp(x - top) for x in xs))
 
 
-def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None) -> Ranking:
-    """Posterior over the knowledge base's conditions (a closed world) for one query."""
+def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None, contributions: bool = True) -> Ranking:
+    """Posterior over the knowledge base's conditions (a closed world) for one query.
+
+    `contributions=False` skips the per-finding likelihood ratios (batch runs that only need probabilities).
+    """
     group = age_group(query.age_years)
+    band = age_band(kb, query.age_years) if query.age_years is not None else None
+    weights, log_priors, log_ages, log_onsets, base = _base_terms(kb, group, band, query.onset)
+    n = len(kb.conditions)
+
+    columns = [kb.log_present[f] for f in query.present] + [kb.log_absent[f] for f in query.absent]
+    # Column sums in C (map/zip/sum): each condition's log likelihood of the entered findings.
+    log_findings: list[float] | tuple[float, ...] = list(map(sum, zip(*columns))) if columns else (0.0,) * n
+
+    explained: list[tuple[Contribution, ...]] = [()] * n
+    if contributions:
+        explained = _contributions(kb, query, weights)
+
+    joints = [a + b for a, b in zip(base, log_findings, strict=True)]
+    top_joint = max(joints)
+    log_evidence = top_joint + math.log(math.fsum([math.exp(x - top_joint) for x in joints]))
+    # Highest posterior first; ties keep condition-id order (kb.id_order is sorted by id, and sorting is stable).
+    order = sorted(kb.id_order, key=joints.__getitem__, reverse=True)
+    if top is not None:
+        order = order[: max(top, 0)]
+    exp = math.exp
+    heads = kb.condition_heads
+    # A list comprehension and tuple.__new__ (not the generated NamedTuple constructor): this runs per batch case.
+    results = tuple(
+        [
+            _new_tuple(
+                ScoredCondition,
+                (
+                    pos,
+                    heads[k][0],
+                    heads[k][1],
+                    exp(joints[k] - log_evidence),
+                    heads[k][2],
+                    log_priors[k],
+                    log_ages[k],
+                    log_onsets[k],
+                    log_findings[k],
+                    explained[k],
+                ),
+            )
+            for pos, k in enumerate(order, start=1)
+        ]
+    )
+    warnings = []
+    if not query.present and not query.absent:
+        warnings.append("no findings entered: the ranking reflects only the prior, age and onset")
+    unlisted = [f for f in query.present if f not in kb.listed_findings]
+    if unlisted:
+        warnings.append(f"no condition lists {', '.join(unlisted)}; it does not change the ranking")
+    return Ranking(query, group, results, log_evidence, tuple(warnings))
+
+
+def _contributions(
+    kb: CompiledKnowledgeBase, query: Query, weights: tuple[float, ...]
+) -> list[tuple[Contribution, ...]]:
+    """Each entered finding's likelihood ratio for each condition against the prior-weighted others."""
     conds = kb.conditions
     n = len(conds)
-    priors = [_prior(c, group) for c in conds]
-    prior_total = math.fsum(priors)
-    weights = [p / prior_total for p in priors]
-    log_priors = [math.log(w) for w in weights]
-    log_ages = [_log_age(kb, c, query.age_years) for c in conds] if query.age_years is not None else [0.0] * n
-    log_onsets = [_log_onset(c, query.onset) for c in conds] if query.onset is not None else [0.0] * n
+    out: list[list[Contribution]] = [[] for _ in range(n)]
     entered = [(f, True) for f in query.present] + [(f, False) for f in query.absent]
-
-    log_findings = [0.0] * n
-    contributions: list[list[Contribution]] = [[] for _ in range(n)]
     for finding, present in entered:
         given = kb.present_given[finding]
         lik = given if present else [1.0 - p for p in given]
@@ -151,36 +227,5 @@ def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None) -> Ran
             p_o = (total - weights[i] * p_c) / (1.0 - weights[i]) if n > 1 else p_c
             if p_o <= 0.0:  # cancellation when this condition carries nearly all the weight: sum directly
                 p_o = math.fsum(weights[j] * lik[j] for j in range(n) if j != i) / (1.0 - weights[i])
-            log_findings[i] += math.log(p_c)
-            contributions[i].append(
-                Contribution(finding, state, math.log(p_c / p_o), p_c, p_o, finding in conds[i].findings)
-            )
-
-    joints = [log_priors[i] + log_ages[i] + log_onsets[i] + log_findings[i] for i in range(n)]
-    log_evidence = _logsumexp(joints)
-    # Highest posterior first; equal scores fall back to the condition id so output is deterministic.
-    order = sorted(range(n), key=lambda k: (-joints[k], conds[k].id))
-    if top is not None:
-        order = order[: max(top, 0)]
-    results = tuple(
-        ScoredCondition(
-            pos + 1,
-            conds[k].id,
-            conds[k].name,
-            math.exp(joints[k] - log_evidence),
-            conds[k].cant_miss,
-            log_priors[k],
-            log_ages[k],
-            log_onsets[k],
-            log_findings[k],
-            tuple(contributions[k]),
-        )
-        for pos, k in enumerate(order)
-    )
-    warnings = []
-    if not entered:
-        warnings.append("no findings entered: the ranking reflects only the prior, age and onset")
-    unlisted = [f for f in dict.fromkeys(query.present) if all(f not in c.findings for c in conds)]
-    if unlisted:
-        warnings.append(f"no condition lists {', '.join(unlisted)}; it does not change the ranking")
-    return Ranking(query, group, results, log_evidence, tuple(warnings))
+            out[i].append(Contribution(finding, state, math.log(p_c / p_o), p_c, p_o, finding in conds[i].findings))
+    return [tuple(c) for c in out]

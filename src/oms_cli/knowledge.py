@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -315,6 +316,14 @@ class CompiledKnowledgeBase:
         self.present_given: dict[str, tuple[float, ...]] = {
             fid: tuple(c.findings.get(fid, self.leak) for c in conditions) for fid in self.finding_ids
         }
+        # The same in logs, for present and for absent findings: ranking a case is then additions only.
+        self.log_present = {f: tuple(math.log(p) for p in ps) for f, ps in self.present_given.items()}
+        self.log_absent = {f: tuple(math.log(1.0 - p) for p in ps) for f, ps in self.present_given.items()}
+        self.condition_heads = [(c.id, c.name, c.cant_miss) for c in conditions]
+        self.id_order = sorted(range(len(conditions)), key=lambda i: conditions[i].id)
+        self.listed_findings = frozenset(f for c in conditions for f in c.findings)
+        # Prior, age and onset terms per (age group, age band, onset), filled by the engine on first use.
+        self.base_terms: dict[tuple[str | None, str | None, str | None], Any] = {}
 
     @property
     def model(self) -> KnowledgeBase:

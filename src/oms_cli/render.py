@@ -55,8 +55,26 @@ def shown(ranking: Ranking, top: int | None) -> Ranking:
     return ranking if top is None else ranking._replace(results=ranking.results[: max(top, 0)])
 
 
-def result_rows(ranking: Ranking) -> list[dict[str, Any]]:
-    """The ranked conditions as JSON objects: the `results` of suggest and of every batch record."""
+def result_rows(ranking: Ranking, contributions: bool = True) -> list[dict[str, Any]]:
+    """The ranked conditions as JSON objects: the `results` of suggest and of batch records.
+
+    Without `contributions`, the per-finding likelihood ratios are left out (batch's lean records).
+    """
+    if not contributions:
+        # Unpacking rather than attribute access: batch runs build these rows for every case.
+        return [
+            {
+                "rank": pos,
+                "id": cid,
+                "name": name,
+                "probability": p,
+                "cant_miss": cant_miss,
+                "log_prior": log_prior,
+                "log_age": log_age,
+                "log_onset": log_onset,
+            }
+            for pos, cid, name, p, cant_miss, log_prior, log_age, log_onset, _, _ in ranking.results
+        ]
     return [
         {
             "rank": r.rank,
