@@ -162,7 +162,9 @@ def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None, contri
 
     columns = [kb.log_present[f] for f in query.present] + [kb.log_absent[f] for f in query.absent]
     # Column sums in C (map/zip/sum): each condition's log likelihood of the entered findings.
-    log_findings: list[float] | tuple[float, ...] = list(map(sum, zip(*columns))) if columns else (0.0,) * n
+    log_findings: list[float] | tuple[float, ...] = (
+        list(map(sum, zip(*columns, strict=True))) if columns else (0.0,) * n
+    )
 
     explained: list[tuple[Contribution, ...]] = [()] * n
     if contributions:
