@@ -153,7 +153,7 @@ def test_next_findings_acceptance(invoke: Invoke) -> None:
     assert "ataxia" not in {n["finding"] for n in nxt}
     table = invoke("suggest", "--finding", "ataxia", "--age", "2", "--onset", "acute").stdout
     section = table[table.index("Check next") :]
-    assert section.count(" bits, ") == 3
+    assert section.count(" bits; ") == 3
 
 
 def test_next_findings_match_re_ranking(shipped_kb: CompiledKnowledgeBase) -> None:

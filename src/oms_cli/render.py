@@ -268,7 +268,7 @@ def render_suggest(
         why = _t(", ".join(effect_text(kb, c) for c in pos), style="green")
         if pos and neg:
             why.append("; ")
-        why.append(", ".join(effect_text(kb, c) for c in neg), style="red")
+        why.append(printable(", ".join(effect_text(kb, c) for c in neg)), style="red")
         table.add_row(
             _t(str(r.rank)),
             _t(r.id),
@@ -331,21 +331,24 @@ def render_cant_miss(console: Console, analysis: Analysis) -> None:
             body.append("Exclude with: ", style="bold")
             body.append(printable(a.excluding_test) + "\n")
         body.append(printable(a.reason), style="dim")
-        console.print(Padding(body, (0, 0, 0, 2)))
+        console.print(Padding(body, (0, 0, 0, 2), expand=False))
 
 
 def render_next_findings(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, limit: int = 3) -> None:
     """The findings whose answer would change the differential most."""
     if not analysis.next_findings:
         return
+    from rich.padding import Padding
+
     console.print(_t("Check next (largest expected information gain)", style="bold"))
     for n in analysis.next_findings[:limit]:
         line = _t("• ")
         line.append(printable(kb.finding(n.finding).label), style="bold")
-        line.append(f" {n.info_gain_bits:.2f} bits, now {_pct(n.p_present)} likely present.", style="dim")
-        line.append(f" If present: {n.if_present[0][0]} {_pct(n.if_present[0][1])};")
-        line.append(f" if absent: {n.if_absent[0][0]} {_pct(n.if_absent[0][1])}.")
+        line.append(f": {n.info_gain_bits:.2f} bits; {_pct(n.p_present)} likely present now")
         console.print(line)
+        then = f"if present: {n.if_present[0][0]} {_pct(n.if_present[0][1])}; "
+        then += f"if absent: {n.if_absent[0][0]} {_pct(n.if_absent[0][1])}"
+        console.print(Padding(_t(then, style="dim"), (0, 0, 0, 2), expand=False))
 
 
 _MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
