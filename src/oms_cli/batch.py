@@ -26,7 +26,7 @@ def score_case(
     """One case's record: `{"id", "line", "results"}` (plus `warnings` and `source` when there are any),
     or an error record when its findings cannot be resolved."""
     try:
-        query = normalise_query(kb, list(case.present), list(case.absent), case.age_years, case.onset)
+        query = normalise_query(kb, case.present, case.absent, case.age_years, case.onset)
     except OmsError as err:
         return error_record(CaseError(case.id, case.line, clip(err.message), err.code, case.source))
     ranking = rank(kb, query, top=top, contributions=contributions)

@@ -53,9 +53,9 @@ def _terms(obj: dict[str, Any], key: str) -> tuple[str, ...]:
     value = obj.get(key)
     if value is None:
         return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+    if type(value) is str:
+        return (value,)
+    if type(value) is not list or not all(type(t) is str for t in value):
         raise InputError(f"'{key}' must be a list of finding names")
     return tuple(value)
 
@@ -82,14 +82,15 @@ def case_from_object(obj: Any, line: int, source: str | None = None) -> Case:
         raise InputError("'onset' must be a string or null")
     diagnosis = obj.get("diagnosis")
     return Case(
-        id=_case_id(obj),
-        line=line,
-        present=_terms(obj, "present"),
-        absent=_terms(obj, "absent"),
-        age_years=_age(obj.get("age_years")),
-        onset=parse_onset(onset) if onset is not None else None,
-        diagnosis=diagnosis if isinstance(diagnosis, str) else None,
-        source=source,
+        _case_id(obj),
+        line,
+        _terms(obj, "present"),
+        _terms(obj, "absent"),
+        _age(obj.get("age_years")),
+        parse_onset(onset) if onset is not None else None,
+        diagnosis if isinstance(diagnosis, str) else None,
+        (),
+        source,
     )
 
 
@@ -101,13 +102,13 @@ def read_jsonl(lines: Iterable[bytes], source: str | None = None) -> Iterator[Ca
         if not raw.strip():
             continue  # blank lines separate nothing and are not cases
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield CaseError(None, number, f"not UTF-8 text (byte {exc.start})", "invalid_encoding", source)
-            continue
-        try:
-            obj = orjson.loads(text)
+            obj = orjson.loads(raw)  # validates UTF-8 itself; decoding first would cost a copy per line
         except orjson.JSONDecodeError as exc:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                yield CaseError(None, number, f"not UTF-8 text (byte {bad.start})", "invalid_encoding", source)
+                continue
             yield CaseError(None, number, clip(f"invalid JSON: {exc.msg} (column {exc.colno})"), "invalid_json", source)
             continue
         try:

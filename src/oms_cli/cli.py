@@ -328,13 +328,7 @@ def _case_lines(source: str, progress: bool) -> tuple[Any, Any]:
     return tracked(), stack.close
 
 
-def _record_bytes(record: dict[str, Any]) -> bytes:
-    import orjson
-
-    try:
-        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:  # an integer id beyond 64 bits: the json module writes any size
-        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+_BLOCK = 256
 
 
 def _stderr_console() -> "Console":
@@ -400,15 +394,27 @@ def batch(
     out = sys.stdout
     try:
         if format is BatchFormat.json:
-            write = out.buffer.write if hasattr(out, "buffer") else None
-            for record in score_all(knowledge, items, top, contributions):
-                cases += 1
-                failed += "error" in record
-                line = _record_bytes(record)
-                if write is not None:
-                    write(line)
-                else:  # a text-only stream (tests)
-                    out.write(line.decode("utf-8"))
+            import orjson
+
+            write = out.buffer.write if hasattr(out, "buffer") else (lambda b: out.write(b.decode("utf-8")))
+            block: list[bytes] = []
+            newline = orjson.OPT_APPEND_NEWLINE
+            try:
+                for record in score_all(knowledge, items, top, contributions):
+                    cases += 1
+                    if "error" in record:
+                        failed += 1
+                    try:
+                        block.append(orjson.dumps(record, option=newline))
+                    except TypeError:  # an integer id beyond 64 bits: the json module writes any size
+                        block.append((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+                    if len(block) == _BLOCK:  # a few hundred records per write: fewer system calls
+                        write(b"".join(block))
+                        block.clear()
+            except KeyboardInterrupt:
+                write(b"".join(block))  # keep every case scored before the interrupt
+                raise
+            write(b"".join(block))
         else:
             import csv
 

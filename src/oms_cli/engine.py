@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from oms_cli.errors import InputError
@@ -64,7 +65,11 @@ class Ranking(NamedTuple):
 
 
 def normalise_query(
-    kb: CompiledKnowledgeBase, present: list[str], absent: list[str], age_years: float | None, onset: str | None
+    kb: CompiledKnowledgeBase,
+    present: Sequence[str],
+    absent: Sequence[str],
+    age_years: float | None,
+    onset: str | None,
 ) -> Query:
     """Resolve user terms to canonical ids, de-duplicate, and reject contradictions."""
     resolve = kb.resolve_finding
@@ -77,7 +82,7 @@ def normalise_query(
         check_age(age_years)
     if onset is not None and onset not in ONSETS:
         raise InputError(f"unknown onset {onset!r} (choose from {', '.join(ONSETS)})")
-    return Query(present=p, absent=a, age_years=age_years, onset=onset)
+    return _new_tuple(Query, (p, a, age_years, onset))
 
 
 def age_group(age_years: float | None) -> str | None:
@@ -89,9 +94,14 @@ def age_group(age_years: float | None) -> str | None:
 
 def age_band(kb: CompiledKnowledgeBase, age_years: float) -> str:
     """The id of the knowledge-base age band that contains an age."""
+    known = kb.band_of.get(age_years)
+    if known is not None:
+        return known
     last = kb.bands[-1]
     for band_id, lo, hi, _group in kb.bands:
         if lo <= age_years < hi or (band_id == last[0] and age_years <= hi):
+            if len(kb.band_of) < 4096:  # batch runs repeat ages; bounded so odd input cannot grow it
+                kb.band_of[age_years] = band_id
             return band_id
     raise InputError(f"age {age_years:g} years falls in no age band of the knowledge base")
 

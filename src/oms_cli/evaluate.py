@@ -120,7 +120,7 @@ def evaluate(kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError]) -> Ev
             continue
         try:
             truth = kb.resolve_condition(item.diagnosis)
-            query = normalise_query(kb, list(item.present), list(item.absent), item.age_years, item.onset)
+            query = normalise_query(kb, item.present, item.absent, item.age_years, item.onset)
         except OmsError as err:
             n_skipped += 1
             n_errors += 1

@@ -323,6 +323,7 @@ class CompiledKnowledgeBase:
         self.id_order = sorted(range(len(conditions)), key=lambda i: conditions[i].id)
         self.listed_findings = frozenset(f for c in conditions for f in c.findings)
         # Prior, age and onset terms per (age group, age band, onset), filled by the engine on first use.
+        self.band_of: dict[float, str] = {}
         self.base_terms: dict[tuple[str | None, str | None, str | None], Any] = {}
 
     @property
