@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oms_cli.errors import InputError
-from oms_cli.parsing import parse_age, parse_onset, split_terms
+from oms_cli.parsing import parse_age, parse_iso_age, parse_onset, split_terms
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,17 @@ def test_parse_onset_suggests() -> None:
 def test_split_terms() -> None:
     assert split_terms(["a,b", " c ", ",,", "d"]) == ["a", "b", "c", "d"]
     assert split_terms(None) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "years"),
+    [("P3Y6M", 3.5), ("P18M", 1.5), ("P2W", 14 / 365.25), ("P10D", 10 / 365.25), ("p2y", 2.0), ("P1Y0M", 1.0)],
+)
+def test_parse_iso_age(text: str, years: float) -> None:
+    assert parse_iso_age(text) == pytest.approx(years)
+
+
+@pytest.mark.parametrize("text", ["P", "3Y", "P-1Y", "P200Y", "P3Y6", "", "PXY"])
+def test_parse_iso_age_rejects(text: str) -> None:
+    with pytest.raises(InputError):
+        parse_iso_age(text)

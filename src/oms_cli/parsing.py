@@ -57,15 +57,15 @@ def split_terms(values: list[str] | None) -> list[str]:
     return out
 
 
-_ISO_DURATION = re.compile(
+_ISO_DURATION = (
     r"^P(?!$)(?:(?P<y>\d+(?:\.\d+)?)Y)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
     r"(?:T(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"
-)
+)  # compiled on first use (re caches it): only phenopacket input needs it
 
 
 def parse_iso_age(text: str) -> float:
     """Age in years from an ISO 8601 duration as phenopackets write it (P3Y6M, P18M, P2W, P10D)."""
-    match = _ISO_DURATION.match(text.strip().upper())
+    match = re.match(_ISO_DURATION, text.strip().upper())
     if not match:
         raise InputError(f"cannot read ISO 8601 age {text!r} (expected e.g. P3Y6M)")
     parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}

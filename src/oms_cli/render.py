@@ -276,19 +276,21 @@ def render_suggest(
             _t(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
             why,
         )
-    console.print(table)
-    render_cant_miss(console, analysis)
-    render_next_findings(console, analysis, kb, limit=3)
-    render_criteria_checks(console, analysis)
-    if explain:
-        render_ledgers(console, analysis, kb, ranking)
+    # One print of one group: each console.print pays for measuring and flushing, so sections are collected.
+    from rich.console import Group
+
+    parts: list[Any] = [table, *cant_miss_parts(analysis), *next_findings_parts(analysis, kb, limit=3)]
+    parts += criteria_parts(analysis)
     notes = _t(
         f"{CANT_MISS_MARK} = can't-miss condition. ×/÷ = likelihood ratio against the other conditions. "
         f"Closed world: probabilities cover only these {len(kb.conditions)} conditions.",
         style="dim",
     )
-    console.print(notes)
-    console.print(_t(DISCLAIMER, style="dim"))
+    if explain:
+        console.print(Group(*parts))
+        render_ledgers(console, analysis, kb, ranking)
+        parts = []
+    console.print(Group(*parts, notes, _t(DISCLAIMER, style="dim")))
 
 
 def render_interview_step(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, rows: int = 5) -> None:
@@ -310,63 +312,66 @@ def render_interview_step(console: Console, analysis: Analysis, kb: CompiledKnow
     console.print(table)
 
 
-def render_cant_miss(console: Console, analysis: Analysis) -> None:
+def _lines(lines: list[Any]) -> Any:
+    from rich.text import Text
+
+    return Text("\n").join(lines)
+
+
+def cant_miss_parts(analysis: Analysis) -> list[Any]:
     """The can't-miss panel: flagged conditions at or above the threshold, with the test that excludes each."""
     from rich.padding import Padding
 
     if not analysis.cant_miss:
-        console.print(
-            _t(f"Can't miss: no flagged condition at or above {_pct(analysis.cant_miss_threshold)}.", style="dim")
-        )
-        return
+        return [_t(f"Can't miss: no flagged condition at or above {_pct(analysis.cant_miss_threshold)}.", style="dim")]
     # Plain indented lines rather than a bordered panel: they wrap cleanly at 80 columns and render fast.
-    console.print(_t(f"Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})", style="bold red"))
+    parts: list[Any] = [_t(f"Can't miss (probability ≥ {_pct(analysis.cant_miss_threshold)})", style="bold red")]
     for a in analysis.cant_miss:
         head = _t(f"{CANT_MISS_MARK} ", style="bold red")
         head.append(printable(a.id), style="bold red")
         head.append(f" {_pct(a.probability)}")
-        console.print(head)
         body = _t("")
         if a.excluding_test:
             body.append("Exclude with: ", style="bold")
             body.append(printable(a.excluding_test) + "\n")
         body.append(printable(a.reason), style="dim")
-        console.print(Padding(body, (0, 0, 0, 2), expand=False))
+        parts += [head, Padding(body, (0, 0, 0, 2), expand=False)]
+    return parts
 
 
-def render_next_findings(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, limit: int = 3) -> None:
+def next_findings_parts(analysis: Analysis, kb: CompiledKnowledgeBase, limit: int = 3) -> list[Any]:
     """The findings whose answer would change the differential most."""
     if not analysis.next_findings:
-        return
-    from rich.padding import Padding
-
-    console.print(_t("Check next (largest expected information gain)", style="bold"))
+        return []
+    lines = [_t("Check next (largest expected information gain)", style="bold")]
     for n in analysis.next_findings[:limit]:
         line = _t("• ")
         line.append(printable(kb.finding(n.finding).label), style="bold")
         line.append(f": {n.info_gain_bits:.2f} bits; {_pct(n.p_present)} likely present now")
-        console.print(line)
-        then = f"if present: {n.if_present[0][0]} {_pct(n.if_present[0][1])}; "
+        then = f"  if present: {n.if_present[0][0]} {_pct(n.if_present[0][1])}; "
         then += f"if absent: {n.if_absent[0][0]} {_pct(n.if_absent[0][1])}"
-        console.print(Padding(_t(then, style="dim"), (0, 0, 0, 2), expand=False))
+        lines += [line, _t(then, style="dim")]
+    return [_lines(lines)]
 
 
 _MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
 
 
-def render_criteria_checks(console: Console, analysis: Analysis) -> None:
+def criteria_parts(analysis: Analysis) -> list[Any]:
     """Formal criteria touched by the entered findings, item by item."""
+    lines = []
     for c in analysis.criteria:
         head = _t(f"Criteria — {c.name}: ", style="bold")
         style = {"met": "bold green", "not met": "bold red", "undetermined": "bold yellow"}[c.status]
         head.append(f"{c.status} ({c.met} of {len(c.items)} met, {c.required} required)", style=style)
-        console.print(head)
+        lines.append(head)
         for i in c.items:
             line = _t(f"  {_MARK[i.status]} ")
             line.append(printable(i.text))
             if i.decided_by:
                 line.append(printable(f" ({', '.join(i.decided_by)})"), style="dim")
-            console.print(line)
+            lines.append(line)
+    return [_lines(lines)] if lines else []
 
 
 def render_ledgers(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, ranking: Ranking) -> None:
