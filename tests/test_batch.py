@@ -212,3 +212,28 @@ def test_evaluate_table(invoke: Invoke) -> None:
     assert res.exit_code == 0
     for words in ("1 cases scored", "By final diagnosis", "Confusion", "Calibration"):
         assert words in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("present", "absent", "age", "onset", "top"),
+    [
+        (["opsoclonus"], [], 3.0, None, None),
+        (["ataxia", "fever"], ["opsoclonus"], 1.5, "acute", 3),
+        ([], [], None, None, None),
+        (["end-gaze-nystagmus", "vomiting", "headache"], ["fever"], 45.0, "chronic", 1),
+    ],
+)
+def test_lean_rows_equal_result_rows(
+    shipped_kb: CompiledKnowledgeBase,
+    present: list[str],
+    absent: list[str],
+    age: float | None,
+    onset: str | None,
+    top: int | None,
+) -> None:
+    from oms_cli.engine import normalise_query, posterior, rank
+    from oms_cli.render import lean_rows, result_rows
+
+    query = normalise_query(shipped_kb, present, absent, age, onset)
+    expected = result_rows(rank(shipped_kb, query, top=top), contributions=False)
+    assert lean_rows(shipped_kb, posterior(shipped_kb, query), top) == expected

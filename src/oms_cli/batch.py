@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from oms_cli.cases import Case, CaseError, clip
-from oms_cli.engine import normalise_query, rank
+from oms_cli.engine import normalise_query, posterior, query_warnings, rank
 from oms_cli.errors import OmsError
 from oms_cli.knowledge import CompiledKnowledgeBase
-from oms_cli.render import result_rows
+from oms_cli.render import lean_rows, result_rows
 
 
 def error_record(err: CaseError) -> dict[str, Any]:
@@ -29,9 +29,9 @@ def score_case(
         query = normalise_query(kb, case.present, case.absent, case.age_years, case.onset)
     except OmsError as err:
         return error_record(CaseError(case.id, case.line, clip(err.message), err.code, case.source))
-    ranking = rank(kb, query, top=top, contributions=contributions)
-    record: dict[str, Any] = {"id": case.id, "line": case.line, "results": result_rows(ranking, contributions)}
-    warnings = case.warnings + ranking.warnings
+    rows = result_rows(rank(kb, query, top=top)) if contributions else lean_rows(kb, posterior(kb, query), top)
+    record: dict[str, Any] = {"id": case.id, "line": case.line, "results": rows}
+    warnings = case.warnings + query_warnings(kb, query)
     if warnings:
         record["warnings"] = list(warnings)
     if case.source is not None:

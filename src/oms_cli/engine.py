@@ -155,9 +155,49 @@ def likelihood(kb: CompiledKnowledgeBase, c: CompiledCondition, finding: str, pr
     return p if present else 1.0 - p
 
 
-def _logsumexp(xs: list[float]) -> float:
-    top = max(xs)
-    return top + math.log(math.fsum(math.exp(x - top) for x in xs))
+class Posterior(NamedTuple):
+    """The arithmetic of one ranking, condition by condition in knowledge-base order, before any records."""
+
+    group: str | None
+    order: list[int]  # condition indices, most probable first (ties by condition id)
+    joints: list[float]  # log prior + age + onset + findings
+    log_evidence: float
+    weights: tuple[float, ...]
+    log_priors: tuple[float, ...]
+    log_ages: tuple[float, ...]
+    log_onsets: tuple[float, ...]
+    log_findings: list[float] | tuple[float, ...]
+
+
+def posterior(kb: CompiledKnowledgeBase, query: Query) -> Posterior:
+    """The numbers behind `rank`, without building result records (what batch runs need per case)."""
+    group = age_group(query.age_years)
+    band = age_band(kb, query.age_years) if query.age_years is not None else None
+    weights, log_priors, log_ages, log_onsets, base = _base_terms(kb, group, band, query.onset)
+    columns = [kb.log_present[f] for f in query.present] + [kb.log_absent[f] for f in query.absent]
+    # Column sums in C (map/zip/sum): each condition's log likelihood of the entered findings.
+    log_findings: list[float] | tuple[float, ...] = (
+        list(map(sum, zip(*columns, strict=True))) if columns else (0.0,) * len(base)
+    )
+    joints = [a + b for a, b in zip(base, log_findings, strict=True)]
+    top_joint = max(joints)
+    log_evidence = top_joint + math.log(math.fsum([math.exp(x - top_joint) for x in joints]))
+    # Highest posterior first; ties keep condition-id order (kb.id_order is sorted by id, and sorting is stable).
+    order = sorted(kb.id_order, key=joints.__getitem__, reverse=True)
+    return _new_tuple(
+        Posterior, (group, order, joints, log_evidence, weights, log_priors, log_ages, log_onsets, log_findings)
+    )
+
+
+def query_warnings(kb: CompiledKnowledgeBase, query: Query) -> tuple[str, ...]:
+    """What the user should know about a query whatever the ranking: no findings, findings no condition lists."""
+    warnings = []
+    if not query.present and not query.absent:
+        warnings.append("no findings entered: the ranking reflects only the prior, age and onset")
+    unlisted = [f for f in query.present if f not in kb.listed_findings]
+    if unlisted:
+        warnings.append(f"no condition lists {', '.join(unlisted)}; it does not change the ranking")
+    return tuple(warnings)
 
 
 def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None, contributions: bool = True) -> Ranking:
@@ -165,31 +205,16 @@ def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None, contri
 
     `contributions=False` skips the per-finding likelihood ratios (batch runs that only need probabilities).
     """
-    group = age_group(query.age_years)
-    band = age_band(kb, query.age_years) if query.age_years is not None else None
-    weights, log_priors, log_ages, log_onsets, base = _base_terms(kb, group, band, query.onset)
+    post = posterior(kb, query)
     n = len(kb.conditions)
-
-    columns = [kb.log_present[f] for f in query.present] + [kb.log_absent[f] for f in query.absent]
-    # Column sums in C (map/zip/sum): each condition's log likelihood of the entered findings.
-    log_findings: list[float] | tuple[float, ...] = (
-        list(map(sum, zip(*columns, strict=True))) if columns else (0.0,) * n
-    )
-
     explained: list[tuple[Contribution, ...]] = [()] * n
     if contributions:
-        explained = _contributions(kb, query, weights)
-
-    joints = [a + b for a, b in zip(base, log_findings, strict=True)]
-    top_joint = max(joints)
-    log_evidence = top_joint + math.log(math.fsum([math.exp(x - top_joint) for x in joints]))
-    # Highest posterior first; ties keep condition-id order (kb.id_order is sorted by id, and sorting is stable).
-    order = sorted(kb.id_order, key=joints.__getitem__, reverse=True)
-    if top is not None:
-        order = order[: max(top, 0)]
+        explained = _contributions(kb, query, post.weights)
+    order = post.order if top is None else post.order[: max(top, 0)]
     exp = math.exp
     heads = kb.condition_heads
-    # A list comprehension and tuple.__new__ (not the generated NamedTuple constructor): this runs per batch case.
+    joints, log_evidence = post.joints, post.log_evidence
+    # A list comprehension and tuple.__new__ (not the generated NamedTuple constructor): this runs per case.
     results = tuple(
         [
             _new_tuple(
@@ -200,23 +225,17 @@ def rank(kb: CompiledKnowledgeBase, query: Query, top: int | None = None, contri
                     heads[k][1],
                     exp(joints[k] - log_evidence),
                     heads[k][2],
-                    log_priors[k],
-                    log_ages[k],
-                    log_onsets[k],
-                    log_findings[k],
+                    post.log_priors[k],
+                    post.log_ages[k],
+                    post.log_onsets[k],
+                    post.log_findings[k],
                     explained[k],
                 ),
             )
             for pos, k in enumerate(order, start=1)
         ]
     )
-    warnings = []
-    if not query.present and not query.absent:
-        warnings.append("no findings entered: the ranking reflects only the prior, age and onset")
-    unlisted = [f for f in query.present if f not in kb.listed_findings]
-    if unlisted:
-        warnings.append(f"no condition lists {', '.join(unlisted)}; it does not change the ranking")
-    return Ranking(query, group, results, log_evidence, tuple(warnings))
+    return Ranking(query, post.group, results, log_evidence, query_warnings(kb, query))
 
 
 def _contributions(

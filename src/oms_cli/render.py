@@ -11,7 +11,7 @@ from oms_cli.safe import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from oms_cli.engine import Contribution, Ranking
+    from oms_cli.engine import Contribution, Posterior, Ranking
     from oms_cli.knowledge import CompiledKnowledgeBase
     from oms_cli.reasoning import Analysis, Ledger
 
@@ -53,6 +53,29 @@ def ledger_document(ledger: Ledger) -> dict[str, Any]:
 def shown(ranking: Ranking, top: int | None) -> Ranking:
     """The ranking cut to the conditions a user asked to see."""
     return ranking if top is None else ranking._replace(results=ranking.results[: max(top, 0)])
+
+
+def lean_rows(kb: CompiledKnowledgeBase, post: Posterior, top: int | None = None) -> list[dict[str, Any]]:
+    """Result objects without contributions straight from the posterior arithmetic (batch's default records).
+
+    Equal, key for key, to `result_rows(rank(kb, query, top), contributions=False)`; tests hold them together.
+    """
+    heads = kb.condition_heads
+    joints, log_evidence, exp = post.joints, post.log_evidence, math.exp
+    order = post.order if top is None else post.order[: max(top, 0)]
+    return [
+        {
+            "rank": pos,
+            "id": heads[k][0],
+            "name": heads[k][1],
+            "probability": exp(joints[k] - log_evidence),
+            "cant_miss": heads[k][2],
+            "log_prior": post.log_priors[k],
+            "log_age": post.log_ages[k],
+            "log_onset": post.log_onsets[k],
+        }
+        for pos, k in enumerate(order, start=1)
+    ]
 
 
 def result_rows(ranking: Ranking, contributions: bool = True) -> list[dict[str, Any]]:
