@@ -11,6 +11,7 @@ from oms_cli.errors import InputError
 from oms_cli.parsing import check_age, parse_age, parse_onset
 
 MAX_ERROR_CHARS = 300
+_STR_ONLY = {str}
 
 
 class Case(NamedTuple):
@@ -55,7 +56,7 @@ def _terms(obj: dict[str, Any], key: str) -> tuple[str, ...]:
         return ()
     if type(value) is str:
         return (value,)
-    if type(value) is not list or not all(type(t) is str for t in value):
+    if type(value) is not list or not set(map(type, value)) <= _STR_ONLY:  # C-level check, once per case
         raise InputError(f"'{key}' must be a list of finding names")
     return tuple(value)
 

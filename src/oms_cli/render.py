@@ -62,6 +62,7 @@ def lean_rows(kb: CompiledKnowledgeBase, post: Posterior, top: int | None = None
     """
     heads = kb.condition_heads
     joints, log_evidence, exp = post.joints, post.log_evidence, math.exp
+    log_priors, log_ages, log_onsets = post.log_priors, post.log_ages, post.log_onsets
     order = post.order if top is None else post.order[: max(top, 0)]
     return [
         {
@@ -70,9 +71,9 @@ def lean_rows(kb: CompiledKnowledgeBase, post: Posterior, top: int | None = None
             "name": heads[k][1],
             "probability": exp(joints[k] - log_evidence),
             "cant_miss": heads[k][2],
-            "log_prior": post.log_priors[k],
-            "log_age": post.log_ages[k],
-            "log_onset": post.log_onsets[k],
+            "log_prior": log_priors[k],
+            "log_age": log_ages[k],
+            "log_onset": log_onsets[k],
         }
         for pos, k in enumerate(order, start=1)
     ]
