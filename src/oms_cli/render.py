@@ -58,7 +58,7 @@ def shown(ranking: Ranking, top: int | None) -> Ranking:
 def lean_rows(kb: CompiledKnowledgeBase, post: Posterior, top: int | None = None) -> list[dict[str, Any]]:
     """Result objects without contributions straight from the posterior arithmetic (batch's default records).
 
-    Equal, key for key, to `result_rows(rank(kb, query, top), contributions=False)`; tests hold them together.
+    Equal, key for key, to `result_rows(rank(kb, query, top))` without `contributions`; a test holds them together.
     """
     heads = kb.condition_heads
     joints, log_evidence, exp = post.joints, post.log_evidence, math.exp
@@ -79,26 +79,8 @@ def lean_rows(kb: CompiledKnowledgeBase, post: Posterior, top: int | None = None
     ]
 
 
-def result_rows(ranking: Ranking, contributions: bool = True) -> list[dict[str, Any]]:
-    """The ranked conditions as JSON objects: the `results` of suggest and of batch records.
-
-    Without `contributions`, the per-finding likelihood ratios are left out (batch's lean records).
-    """
-    if not contributions:
-        # Unpacking rather than attribute access: batch runs build these rows for every case.
-        return [
-            {
-                "rank": pos,
-                "id": cid,
-                "name": name,
-                "probability": p,
-                "cant_miss": cant_miss,
-                "log_prior": log_prior,
-                "log_age": log_age,
-                "log_onset": log_onset,
-            }
-            for pos, cid, name, p, cant_miss, log_prior, log_age, log_onset, _, _ in ranking.results
-        ]
+def result_rows(ranking: Ranking) -> list[dict[str, Any]]:
+    """The ranked conditions as JSON objects: the `results` of suggest and of `batch --contributions`."""
     return [
         {
             "rank": r.rank,
