@@ -76,14 +76,23 @@ def timed(cmd: list[str], stdin: Path) -> tuple[float, int]:
 def throughput(n: int, kind: str, runs: int, tmp: Path) -> None:
     path = tmp / f"{kind}-{n}.jsonl"
     write_cases(path, n, kind)
-    bare, ours = [], []
-    for _ in range(runs):  # alternate so drift hits both alike
-        bare.append(timed([PY, "-c", BARE_LOOP], path)[0])
-        ours.append(timed([OMS, "batch", "-"], path)[0])
-    b, o = sorted(bare)[runs // 2], sorted(ours)[runs // 2]
+    commands = {
+        "bare loop": [PY, "-c", BARE_LOOP],
+        "oms-dx batch": [OMS, "batch", "-"],  # workers: one per CPU
+        "oms-dx batch --jobs 1": [OMS, "batch", "--jobs", "1", "-"],  # one process, for comparison
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):  # alternate so drift hits all alike
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd, path)[0])
+    median = {name: sorted(t)[runs // 2] for name, t in times.items()}
+    bare = median.pop("bare loop")
     size = path.stat().st_size / n
-    print(f"{kind:8} {n:>9,} cases ({size:4.0f} B/line): bare loop {b:6.2f} s, oms-dx batch {o:6.2f} s "
-          f"= {n / o:8,.0f} cases/s, ratio {o / b:.2f} (target <= 3)")  # fmt: skip
+    print(f"{kind:8} {n:>9,} cases ({size:4.0f} B/line): bare loop {bare:6.2f} s")
+    for name, seconds in median.items():
+        print(
+            f"{'':8} {name:22} {seconds:6.2f} s = {n / seconds:8,.0f} cases/s, ratio {seconds / bare:.2f} (target <= 3)"
+        )
 
 
 def memory(sizes: list[int], tmp: Path) -> None:

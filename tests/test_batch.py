@@ -238,3 +238,12 @@ def test_lean_rows_equal_result_rows(
     full = result_rows(rank(shipped_kb, query, top=top))
     expected = [{k: v for k, v in row.items() if k != "contributions"} for row in full]
     assert lean_rows(shipped_kb, posterior(shipped_kb, query), top) == expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_flat_rows_survive_carriage_returns_and_delimiters(invoke: Invoke, fmt: str) -> None:
+    lines = ['{"id": "a\\rb", "present": ["spots"]}', '{"id": "x,\\ty", "present": ["nope"]}']
+    res = invoke("batch", "--kb", str(TOY_KB), "--format", fmt, "--top", "1", input="\n".join(lines) + "\n")
+    rows = list(csv.DictReader(io.StringIO(res.stdout, newline=""), delimiter="," if fmt == "csv" else "\t"))
+    assert [(r["id"], r["line"]) for r in rows] == [("a\rb", "1"), ("x,\ty", "2")]
+    assert rows[1]["error"].startswith("unknown finding 'nope'")

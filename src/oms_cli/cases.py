@@ -95,11 +95,13 @@ def case_from_object(obj: Any, line: int, source: str | None = None) -> Case:
     )
 
 
-def read_jsonl(lines: Iterable[bytes], source: str | None = None) -> Iterator[Case | CaseError]:
-    """Cases from JSON Lines, in order, one per non-blank line; a bad line yields a CaseError, never an exception."""
+def read_jsonl(lines: Iterable[bytes], source: str | None = None, first_line: int = 1) -> Iterator[Case | CaseError]:
+    """Cases from JSON Lines, in order, one per non-blank line; a bad line yields a CaseError, never an exception.
+
+    Lines are numbered from `first_line` (a chunk of a longer input knows where it starts)."""
     import orjson  # strict RFC 8259 (no NaN, no lone surrogates) and several times faster than json
 
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue  # blank lines separate nothing and are not cases
         try:

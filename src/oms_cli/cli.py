@@ -310,25 +310,28 @@ def _case_lines(source: str, progress: bool) -> tuple[Any, Any]:
 
     bar = Progress(
         TextColumn("[bold]scoring"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), TextColumn("{task.fields[cases]} cases"),
-        console=_stderr_console(), transient=True,
+        console=_stderr_console(), transient=True, auto_refresh=False,
     )  # fmt: skip
+    # Refreshed from here rather than by Rich's refresh thread: batch may fork workers, which is only safe
+    # while the process has a single thread.
     stack.enter_context(bar)
     task = bar.add_task("batch", total=total, cases=0)
 
     def tracked() -> Any:
+        from time import monotonic
+
         done = cases = 0
+        shown = monotonic()
         for raw in fh:
             done += len(raw)
             cases += 1
-            if cases % 256 == 0:
-                bar.update(task, completed=done, cases=cases)
+            if cases % 256 == 0 and monotonic() - shown > 0.1:
+                bar.update(task, completed=done, cases=cases, refresh=True)
+                shown = monotonic()
             yield raw
-        bar.update(task, completed=done, cases=cases)
+        bar.update(task, completed=done, cases=cases, refresh=True)
 
     return tracked(), stack.close
-
-
-_BLOCK = 256
 
 
 def _stderr_console() -> "Console":
@@ -369,6 +372,15 @@ def batch(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes (default: one per CPU once the input passes 4,096 lines; 1 scores in this process).",
+        ),
+    ] = None,
     kb: KbOpt = None,
 ) -> None:
     """Score many cases: one output record per input case, in input order, streaming.
@@ -377,65 +389,63 @@ def batch(
     goes on; the exit code is 3 when any case failed.
     Example: oms-dx batch cases.jsonl > results.jsonl
     """
-    from oms_cli.batch import score_all
-    from oms_cli.cases import read_jsonl
+    from oms_cli.batch import BatchOptions, header, run_batch, write_records
 
     knowledge = _load(kb)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    if phenopackets is not None:
-        from oms_cli.phenopacket import read_phenopackets
-
-        items: Any = read_phenopackets(knowledge, phenopackets)
-        close: Any = None
-    else:
-        lines, close = _case_lines(input, show_progress)
-        items = read_jsonl(lines, None)
-    cases = failed = 0
-    out = sys.stdout
+    options = BatchOptions(top, contributions, format.value)
+    write = _byte_writer()
+    close: Any = None
     try:
-        if format is BatchFormat.json:
-            import orjson
+        write(header(options))
+        if phenopackets is not None:
+            from oms_cli.phenopacket import read_phenopackets
 
-            write = out.buffer.write if hasattr(out, "buffer") else (lambda b: out.write(b.decode("utf-8")))
-            block: list[bytes] = []
-            newline = orjson.OPT_APPEND_NEWLINE
-            try:
-                for record in score_all(knowledge, items, top, contributions):
-                    cases += 1
-                    if "error" in record:
-                        failed += 1
-                    try:
-                        block.append(orjson.dumps(record, option=newline))
-                    except TypeError:  # an integer id beyond 64 bits: the json module writes any size
-                        block.append((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
-                    if len(block) == _BLOCK:  # a few hundred records per write: fewer system calls
-                        write(b"".join(block))
-                        block.clear()
-            except KeyboardInterrupt:
-                write(b"".join(block))  # keep every case scored before the interrupt
-                raise
-            write(b"".join(block))
+            tally = write_records(knowledge, read_phenopackets(knowledge, phenopackets), options, write)
         else:
-            import csv
-
-            from oms_cli.render_eval import FLAT_COLUMNS, flat_rows
-
-            writer = csv.writer(
-                out, delimiter="," if format is BatchFormat.csv else "\t", lineterminator="\n",
-                quoting=csv.QUOTE_MINIMAL,
-            )  # fmt: skip
-            writer.writerow(FLAT_COLUMNS)
-            for record in score_all(knowledge, items, top, contributions=False):
-                cases += 1
-                failed += "error" in record
-                writer.writerows(flat_rows(record))
+            lines, close = _case_lines(input, show_progress)
+            tally = run_batch(knowledge, lines, options, write, jobs)
     finally:
         if close is not None:
             close()
-    sys.stderr.write(f"oms-dx: batch: {cases} case(s), {cases - failed} scored, {failed} failed\n")
+    failed = tally.failed
+    sys.stderr.write(f"oms-dx: batch: {tally.cases} case(s), {tally.cases - failed} scored, {failed} failed\n")
     if failed:
         sys.stdout.flush()
         raise typer.Exit(int(ExitCode.INPUT))
+
+
+def _byte_writer() -> Callable[[bytes], None]:
+    """A function that writes whole blocks of records to stdout (through its binary buffer when it has one)."""
+    import signal
+
+    out = sys.stdout
+    if hasattr(out, "buffer"):
+        out.flush()  # anything already written as text goes first
+        buffer = out.buffer
+
+        def put(data: bytes) -> None:
+            buffer.write(data)
+            buffer.flush()
+
+    else:
+
+        def put(data: bytes) -> None:
+            out.write(data.decode("utf-8"))
+
+    if not hasattr(signal, "pthread_sigmask"):
+        return put
+    held = {signal.SIGINT}
+
+    def write(data: bytes) -> None:
+        # A ^C in the middle of a large write would cut a record in half: hold it until the block is out.
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            put(data)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+    return write
 
 
 @app.command()

@@ -60,6 +60,13 @@ class UnknownConditionError(InputError):
         self.suggestions = suggestions
 
 
+class WorkerError(OmsError):
+    """Raised when a batch worker process dies (killed, out of memory) before returning its cases."""
+
+    code = "worker_failed"
+    exit_code = ExitCode.INTERNAL
+
+
 class Problem(NamedTuple):
     """One problem found in a knowledge-base file, located by a JSON path."""
 

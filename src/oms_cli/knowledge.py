@@ -373,6 +373,11 @@ class CompiledKnowledgeBase:
         suggestions = list(dict.fromkeys(self.condition_terms[m] for m in matches))
         raise UnknownConditionError(term, suggestions)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled for batch workers that start as fresh interpreters: the compiled tables travel, the memos and
+        # the lazily loaded pydantic model do not.
+        return (_from_data, (self.to_data(), self.source))
+
     def to_data(self) -> dict[str, Any]:
         """The compiled form as JSON-ready data (the cache format)."""
         return {
@@ -436,6 +441,10 @@ class CompiledKnowledgeBase:
             conditions=tuple(condition(c) for c in data["conditions"]),
             terms=(dict(data["finding_terms"]), dict(data["condition_terms"])),
         )
+
+
+def _from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
+    return CompiledKnowledgeBase.from_data(data, source)
 
 
 def _term_tables(

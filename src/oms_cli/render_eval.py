@@ -1,4 +1,4 @@
-"""Rendering of evaluation reports (JSON document and Rich tables) and flat CSV/TSV rows of batch records."""
+"""Rendering of evaluation reports: the versioned JSON document and the Rich tables."""
 
 from __future__ import annotations
 
@@ -14,17 +14,6 @@ if TYPE_CHECKING:
     from oms_cli.knowledge import CompiledKnowledgeBase
 
 SKIPPED_SHOWN = 20
-FLAT_COLUMNS = ("id", "line", "rank", "condition", "probability", "cant_miss", "error")
-
-
-def flat_rows(record: dict[str, Any]) -> list[list[Any]]:
-    """A batch record as CSV/TSV rows: one per ranked condition, or one row carrying the error."""
-    if "error" in record:
-        return [[record["id"], record["line"], "", "", "", "", record["error"]]]
-    return [
-        [record["id"], record["line"], r["rank"], r["id"], f"{r['probability']:.6g}", str(r["cant_miss"]).lower(), ""]
-        for r in record["results"]
-    ]
 
 
 def evaluation_document(ev: Evaluation, kb: CompiledKnowledgeBase, file: str) -> dict[str, Any]:
