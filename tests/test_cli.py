@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from oms_cli.errors import ExitCode
 
@@ -211,3 +212,34 @@ def test_suggest_never_crashes(invoke: Invoke, terms: list[str], age: str | None
     assert "Traceback" not in res.stderr
     if res.exit_code in (ExitCode.OK, ExitCode.INPUT):
         json.loads(res.stdout)
+
+
+def _names(group: Any) -> list[str]:
+    return sorted(group.commands)
+
+
+def test_the_entry_point_builds_only_the_command_it_runs() -> None:
+    import typer.main
+
+    from oms_cli.cli import app, app_for
+
+    full = typer.main.get_command(app)
+    every = _names(full)
+    assert len(every) >= 9 and "kb" in every
+    for name in every:
+        slim = app_for([name, "--help"])
+        assert _names(typer.main.get_command(slim)) == [name]
+        runner = CliRunner()
+        assert runner.invoke(slim, [name, "--help"]).output == runner.invoke(app, [name, "--help"]).output
+    for args in ([], ["--help"], ["--version"], ["sugest"], ["-h", "suggest"]):
+        assert app_for(args) is app  # help, typos and options get the whole app
+
+
+def test_the_entry_point_runs_commands_like_the_full_app(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    from oms_cli.cli import main
+
+    monkeypatch.setattr("sys.argv", ["oms-dx", "suggest", "-f", "opsoclonus", "--age", "3", "--format", "json"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["id"] == "oms"

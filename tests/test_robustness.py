@@ -225,14 +225,17 @@ def test_cache_is_used_rebuilt_and_ignored_when_damaged(tmp_path: Path, toy_data
     kb_file.write_text(json.dumps(toy_data), encoding="utf-8")
     first = load_knowledge_base(kb_file, cache_dir=cache)
     entry = entry_path(cache, content_key(kb_file.read_bytes()))
-    assert entry.is_file() and f"-v{__version__}.json" in entry.name
+    assert entry.is_file() and f"-v{__version__}." in entry.name
     cached = load_knowledge_base(kb_file, cache_dir=cache)
     assert cached._model is None  # came from the cache: no validation, no pydantic
     assert cached.present_given == first.present_given and cached.finding_terms == first.finding_terms
     assert cached.model.kb_version == first.kb_version  # the full model still loads on demand
 
-    for damage in (b"", b"{not json", b'{"oms_dx_version": "0"}', json.dumps({**json.loads(entry.read_text()),
-                   "conditions": [["truncated"]]}).encode()):  # fmt: skip
+    import marshal
+
+    good = marshal.loads(entry.read_bytes())
+    for damage in (b"", b"{not marshal", entry.read_bytes()[:-9], marshal.dumps({"oms_dx_version": "0"}),
+                   marshal.dumps([1, 2]), marshal.dumps({**good, "conditions": [["truncated"]]})):  # fmt: skip
         entry.write_bytes(damage)
         again = load_knowledge_base(kb_file, cache_dir=cache)
         assert again.present_given == first.present_given

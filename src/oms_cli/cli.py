@@ -773,6 +773,29 @@ def kb_schema() -> None:
     _print_json(schema_document())
 
 
+def _command_name(info: Any) -> str:
+    return str(info.name or info.callback.__name__.replace("_", "-").lower())
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app with only the command that `args` starts with, or the whole app (help, --version, a typo).
+
+    typer builds the parameters of every registered command on each run (about 3 ms for the ten here);
+    a run needs one of them.
+    """
+    import copy
+
+    first = args[0] if args else ""
+    commands = [c for c in app.registered_commands if _command_name(c) == first]
+    groups = [g for g in app.registered_groups if g.typer_instance is not None and g.typer_instance.info.name == first]
+    if not commands and not groups:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = commands
+    slim.registered_groups = groups
+    return slim
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app_for(sys.argv[1:])()
