@@ -243,3 +243,57 @@ def test_the_entry_point_runs_commands_like_the_full_app(monkeypatch: pytest.Mon
         main()
     assert exit_info.value.code == 0
     assert json.loads(capsys.readouterr().out)["results"][0]["id"] == "oms"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["suggest", "-f", "opsoclonus", "--age", "3"],
+        ["suggest", "-f", "opsoclonus,ataxia", "--age", "3", "--explain"],
+        ["show", "oms"],
+        ["compare", "oms", "acute-cerebellar-ataxia"],
+    ],
+)
+def test_human_output_has_no_trailing_blanks(invoke: Invoke, args: list[str]) -> None:
+    # Rich pads titles and wrapped lines to the full width; that padding must not reach notes and diffs.
+    res = invoke(*args)
+    assert res.exit_code == 0
+    lines = res.stdout.splitlines()
+    assert len(lines) > 10
+    assert [line for line in lines if line != line.rstrip()] == []
+
+
+def test_trailing_blanks_go_but_style_codes_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from oms_cli.cli import _TrimmedStdout
+
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    trimmed = _TrimmedStdout()
+    trimmed.write("a \x1b[2mb \x1b[0m   \x1b[1m \x1b[0m\nkeep  inner\n   \n")
+    assert out.getvalue() == "a \x1b[2mb\x1b[0m\x1b[1m\x1b[0m\nkeep  inner\n\n"
+
+
+@given(st.lists(st.sampled_from(["a", " ", "  ", "\n", "\x1b[0m", "\x1b[1;31m", "m", "["]), max_size=40))
+def test_trimming_changes_only_trailing_blanks(pieces: list[str]) -> None:
+    import io
+    import re
+
+    from oms_cli import cli
+
+    text = "".join(pieces)
+    out = io.StringIO()
+    saved, cli.sys.stdout = cli.sys.stdout, out  # type: ignore[assignment]
+    try:
+        cli._TrimmedStdout().write(text)
+    finally:
+        cli.sys.stdout = saved
+    codes = re.compile(r"\x1b\[[0-9;]*m")
+
+    def visible(s: str) -> list[str]:
+        return [line.rstrip(" ") for line in codes.sub("", s).split("\n")]
+
+    assert visible(out.getvalue()) == visible(text)  # same words, same lines
+    assert codes.findall(out.getvalue()) == codes.findall(text)  # every style code kept, in order
+    assert all(not codes.sub("", line).endswith(" ") for line in out.getvalue().split("\n"))

@@ -4,7 +4,6 @@
 # string annotations would have to be eval'ed each time (a few ms of start-up).
 
 import functools
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -76,6 +75,8 @@ def _emit_error(err: OmsError, fmt: str) -> None:
         if suggestions is not None:
             body["suggestions"] = suggestions
         # ASCII-escaped: a term from argv may hold undecodable bytes (lone surrogates) that UTF-8 cannot write.
+        import json
+
         sys.stdout.write(json.dumps({"schema_version": "1", "error": body}, ensure_ascii=True) + "\n")
 
 
@@ -141,10 +142,42 @@ def _complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
     return sorted(t for t in set(kb.condition_terms) | {c.id for c in kb.conditions} if t.startswith(key))
 
 
+class _TrimmedStdout:
+    """stdout for Rich, minus the spaces Rich pads table titles and wrapped lines with up to the full width.
+
+    Trailing blanks are invisible on a terminal but land in notes, diffs and copied text.
+    """
+
+    def __init__(self) -> None:
+        import re
+
+        self._out = sys.stdout
+        self._code_at_end = re.compile(r"\x1b\[[0-9;]*m\Z")
+
+    def _trim(self, line: str) -> str:
+        # Peel the spaces and style codes (SGR) off the end of the line; put the codes back.
+        codes: list[str] = []
+        while True:
+            line = line.rstrip(" ")
+            code = self._code_at_end.search(line) if "\x1b" in line else None
+            if code is None:
+                return line + "".join(reversed(codes))
+            codes.append(code.group())
+            line = line[: code.start()]
+
+    def write(self, text: str) -> int:
+        trim = self._trim
+        self._out.write("\n".join([trim(line) for line in text.split("\n")]))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)  # flush, isatty, fileno, encoding: as the real stdout
+
+
 def _console() -> "Console":
     from rich.console import Console
 
-    return Console(highlight=False, emoji=False)
+    return Console(file=_TrimmedStdout(), highlight=False, emoji=False)  # type: ignore[arg-type]
 
 
 def _load(path: Path | None) -> "CompiledKnowledgeBase":
@@ -157,6 +190,8 @@ def _load(path: Path | None) -> "CompiledKnowledgeBase":
 def _print_json(doc: dict[str, Any]) -> None:
     # Like gh: indented for a person at a terminal, one compact line for pipes (the C encoder, much faster).
     indent = 2 if sys.stdout.isatty() else None
+    import json  # here, not at the top: the table views never need it
+
     sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=indent) + "\n")
 
 
