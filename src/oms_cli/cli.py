@@ -3,19 +3,27 @@
 # No `from __future__ import annotations` here: typer reads every command's signature on each run, and
 # string annotations would have to be eval'ed each time (a few ms of start-up).
 
-import functools
-import os
-import sys
-from collections.abc import Callable
-from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+import gc
 
-import typer
+# Importing typer creates tens of thousands of long-lived objects and no garbage cycles; the collector's
+# passes over them are pure start-up cost. It is switched back on as soon as the imports are done.
+gc.disable()
 
-from oms_cli import __version__
-from oms_cli.errors import ExitCode, KnowledgeBaseError, OmsError
-from oms_cli.safe import printable
+import functools  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from enum import StrEnum  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar  # noqa: E402
+
+import typer  # noqa: E402
+
+from oms_cli import __version__  # noqa: E402
+from oms_cli.errors import ExitCode, KnowledgeBaseError, OmsError  # noqa: E402
+from oms_cli.safe import printable  # noqa: E402
+
+gc.enable()
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -833,4 +841,7 @@ def app_for(args: list[str]) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    # Everything alive now (modules, classes, the command tree) lives until exit: keep it out of the
+    # collector's way, during the run and in the final collection at interpreter exit (about 10 ms).
+    gc.freeze()
     app_for(sys.argv[1:])()
