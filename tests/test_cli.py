@@ -297,3 +297,26 @@ def test_trimming_changes_only_trailing_blanks(pieces: list[str]) -> None:
     assert visible(out.getvalue()) == visible(text)  # same words, same lines
     assert codes.findall(out.getvalue()) == codes.findall(text)  # every style code kept, in order
     assert all(not codes.sub("", line).endswith(" ") for line in out.getvalue().split("\n"))
+
+
+@pytest.mark.parametrize(
+    ("args", "as_json"),
+    [
+        (["suggest", "-f", "opsoclonus", "--format", "json", "--top", "0"], True),
+        (["suggest", "-f", "opsoclonus", "--format=json", "--bogus"], True),
+        (["batch", "--jobs", "0"], True),  # batch writes JSON by default
+        (["batch", "--format", "csv", "--jobs", "0"], False),
+        (["suggest", "-f", "opsoclonus", "--top", "0"], False),
+        (["suggest", "--format", "yaml"], False),
+        (["sugest", "--format", "json"], True),
+    ],
+)
+def test_usage_errors_are_json_in_json_mode(invoke: Invoke, args: list[str], as_json: bool) -> None:
+    res = invoke(*args, input="")
+    assert res.exit_code == ExitCode.USAGE
+    assert "Usage: oms-dx" in res.stderr  # people still get click's usage text
+    if as_json:
+        error = json.loads(res.stdout)["error"]
+        assert error["code"] == "usage" and error["exit_code"] == ExitCode.USAGE and error["message"]
+    else:
+        assert res.stdout == ""

@@ -12,12 +12,13 @@ gc.disable()
 import functools  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar  # noqa: E402
 
 import typer  # noqa: E402
+import typer.core  # noqa: E402
 
 from oms_cli import __version__  # noqa: E402
 from oms_cli.errors import ExitCode, KnowledgeBaseError, OmsError  # noqa: E402
@@ -54,8 +55,60 @@ class DocFormat(StrEnum):
         return self.value
 
 
+def _write_json_error(body: dict[str, Any]) -> None:
+    import json
+
+    # ASCII-escaped: a term from argv may hold undecodable bytes (lone surrogates) that UTF-8 cannot write.
+    sys.stdout.write(json.dumps({"schema_version": "1", "error": body}, ensure_ascii=True) + "\n")
+
+
+def _json_requested(group: Any, args: list[str]) -> bool:
+    """Whether the command line asks for JSON output, explicitly or by the command's default format."""
+    for i, arg in enumerate(args):
+        if arg == "--format" and i + 1 < len(args):
+            return args[i + 1] == "json"
+        if arg.startswith("--format="):
+            return arg == "--format=json"
+    command = group.commands.get(args[0]) if args else None
+    default = next((p.default for p in getattr(command, "params", ()) if p.name == "format"), None)
+    return str(default) == "json"
+
+
+class _Group(typer.core.TyperGroup):
+    """The root command group. In JSON mode a usage error (a bad option value, an unknown option) is also
+    written as a JSON error object on stdout, like every other error, so that scripts can parse it."""
+
+    def main(
+        self,
+        args: "Sequence[str] | None" = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # typer 0.26-0.28 vendor click; its exception classes are only reachable through the private module.
+        from typer._click.exceptions import ClickException
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except ClickException as err:
+            err.show()
+            if _json_requested(self, argv):
+                _write_json_error({"code": "usage", "message": err.format_message(), "exit_code": err.exit_code})
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="oms-dx",
+    cls=_Group,
     help="Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -82,10 +135,7 @@ def _emit_error(err: OmsError, fmt: str) -> None:
         suggestions = getattr(err, "suggestions", None)
         if suggestions is not None:
             body["suggestions"] = suggestions
-        # ASCII-escaped: a term from argv may hold undecodable bytes (lone surrogates) that UTF-8 cannot write.
-        import json
-
-        sys.stdout.write(json.dumps({"schema_version": "1", "error": body}, ensure_ascii=True) + "\n")
+        _write_json_error(body)
 
 
 def _guard(fn: F) -> F:
