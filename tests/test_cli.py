@@ -320,3 +320,15 @@ def test_usage_errors_are_json_in_json_mode(invoke: Invoke, args: list[str], as_
         assert error["code"] == "usage" and error["exit_code"] == ExitCode.USAGE and error["message"]
     else:
         assert res.stdout == ""
+
+
+@pytest.mark.parametrize(("term", "expected"), [("ORPHA:1183", "oms"), ("orphanet:83597", "adem"),
+                                                ("SNOMEDCT:230350000", "oms"), ("G25.3", None)])  # fmt: skip
+def test_conditions_resolve_by_disorder_codes_not_symptom_codes(
+    invoke: Invoke, term: str, expected: str | None
+) -> None:
+    res = invoke("show", term, "--format", "json")
+    if expected is None:  # an ICD-10-CM symptom code is shared by several conditions: never an identifier
+        assert res.exit_code == ExitCode.INPUT and res.json()["error"]["code"] == "unknown_condition"
+    else:
+        assert res.exit_code == 0 and res.json()["condition"]["id"] == expected

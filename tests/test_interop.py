@@ -238,3 +238,46 @@ def test_readme_library_example_runs() -> None:
     assert blocks, "README has no python example"
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def _diagnosed(features: list[tuple[str, str, bool]], pid: str, interpretation: tuple[str, str] | None = None,
+               disease: tuple[str, str] | None = None) -> str:  # fmt: skip
+    from google.protobuf.json_format import Parse
+    from phenopackets import Diagnosis, Disease, Interpretation
+
+    packet = Parse(_packet(features, pid=pid), Phenopacket())
+    if interpretation is not None:
+        packet.interpretations.append(
+            Interpretation(
+                id=f"{pid}-i", progress_status=Interpretation.ProgressStatus.SOLVED,
+                diagnosis=Diagnosis(disease=OntologyClass(id=interpretation[0], label=interpretation[1])),
+            )
+        )  # fmt: skip
+    if disease is not None:
+        packet.diseases.append(Disease(term=OntologyClass(id=disease[0], label=disease[1])))
+    return str(MessageToJson(packet))
+
+
+def test_evaluate_reads_diagnoses_from_phenopackets(invoke: Invoke, tmp_path: Path) -> None:
+    ataxic = [("HP:0001251", "Ataxia", False), ("HP:0001945", "Fever", False)]
+    packets = {
+        "a.json": _diagnosed(OMS_PACKET, "a", interpretation=("ORPHA:1183", "")),  # by code
+        "b.json": _diagnosed(ataxic, "b", disease=("MONDO:0003306", "Acute disseminated encephalomyelitis")),  # label
+        "c.json": _diagnosed(ataxic, "c"),  # no diagnosis: skipped, not an error
+        "d.json": _diagnosed(ataxic, "d", disease=("MONDO:0000001", "Something unrelated")),  # unknown: an error
+    }
+    for name, text in packets.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    res = invoke("evaluate", "--phenopackets", str(tmp_path), "--format", "json")
+    assert res.exit_code == ExitCode.INPUT  # one packet names a diagnosis oms-dx does not know
+    doc = res.json()
+    assert doc["n"] == 2 and doc["skipped"] == 2 and doc["errors"] == 1
+    per = {row["id"]: row for row in doc["per_condition"]}
+    assert per["oms"]["n"] == 1 and per["adem"]["n"] == 1
+    reasons = {s["line"]: s["reason"] for s in doc["skipped_cases"]}
+    assert "no diagnosis" in reasons[3] and "Something unrelated" in reasons[4]
+
+
+def test_evaluate_needs_exactly_one_source(invoke: Invoke, tmp_path: Path) -> None:
+    assert invoke("evaluate").exit_code == ExitCode.USAGE
+    assert invoke("evaluate", "x.jsonl", "--phenopackets", str(tmp_path)).exit_code == ExitCode.USAGE

@@ -545,8 +545,18 @@ def _byte_writer() -> Callable[[bytes], None]:
 @_guard
 def evaluate(
     file: Annotated[
-        str, typer.Argument(help="JSON Lines cases with a known 'diagnosis' (condition id, name or alias), or -.")
-    ],
+        str | None,
+        typer.Argument(help="JSON Lines cases with a known 'diagnosis' (condition id, name, alias or code), or -."),
+    ] = None,
+    phenopackets: Annotated[
+        Path | None,
+        typer.Option(
+            "--phenopackets",
+            help="Read GA4GH Phenopacket v2 cases instead (a directory of .json files, one .json file, or a .jsonl "
+            "file); the diagnosis comes from each packet's interpretations, else its diseases.",
+            metavar="DIR|FILE",
+        ),
+    ] = None,
     format: FormatOpt = OutputFormat.table,
     kb: KbOpt = None,
 ) -> None:
@@ -555,16 +565,29 @@ def evaluate(
     Cases without a diagnosis are skipped; the exit code is 3 when any line could not be read or scored.
     Example: oms-dx evaluate published-cases.jsonl --format json
     """
-    from oms_cli.cases import read_jsonl
     from oms_cli.evaluate import evaluate as run_evaluation
 
     knowledge = _load(kb)
-    lines, close = _case_lines(file, False)
-    try:
-        result = run_evaluation(knowledge, read_jsonl(lines))
-    finally:
-        close()
-    shown_file = "<stdin>" if file == "-" else file
+    if (file is None) == (phenopackets is None):
+        need = (
+            "not both FILE and --phenopackets" if file is not None else "a case FILE (or - for stdin) or --phenopackets"
+        )
+        raise typer.BadParameter(f"give {need}", param_hint="FILE")
+    if phenopackets is not None:
+        from oms_cli.phenopacket import read_phenopackets
+
+        result = run_evaluation(knowledge, read_phenopackets(knowledge, phenopackets))
+        shown_file = str(phenopackets)
+    else:
+        from oms_cli.cases import read_jsonl
+
+        assert file is not None
+        lines, close = _case_lines(file, False)
+        try:
+            result = run_evaluation(knowledge, read_jsonl(lines))
+        finally:
+            close()
+        shown_file = "<stdin>" if file == "-" else file
     if format is OutputFormat.json:
         from oms_cli.render_eval import evaluation_document
 

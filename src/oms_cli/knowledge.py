@@ -272,7 +272,7 @@ class CompiledCondition(NamedTuple):
     criteria: tuple[CompiledCriteria, ...]
 
 
-COMPILED_FORMAT = "2"
+COMPILED_FORMAT = "3"
 _RESOLVED_MEMO = 4096
 
 
@@ -448,7 +448,9 @@ def _from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
 
 
 def _term_tables(
-    findings: Iterable[CompiledFinding], conditions: Iterable[CompiledCondition]
+    findings: Iterable[CompiledFinding],
+    conditions: Iterable[CompiledCondition],
+    curies: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     finding_terms: dict[str, str] = {}
     for f in findings:
@@ -458,7 +460,7 @@ def _term_tables(
             finding_terms[f.hpo] = f.id
     condition_terms: dict[str, str] = {}
     for c in conditions:
-        for t in (c.id, c.name, *c.aliases):
+        for t in (c.id, c.name, *c.aliases, *(curies or {}).get(c.id, ())):
             condition_terms.setdefault(normalise(t), c.id)
     return finding_terms, condition_terms
 
@@ -512,18 +514,33 @@ def compile_kb(kb: KnowledgeBase, source: str, key: str = "") -> CompiledKnowled
                 ),
             )
         )
+    compiled_findings = tuple(
+        CompiledFinding(f.id, f.label, f.kind, f.definition, tuple(f.synonyms), f.hpo) for f in kb.findings
+    )
     return CompiledKnowledgeBase(
         source=source,
         content_key=key,
         kb_version=kb.kb_version,
         leak=_cited(kb.leak_probability),
         bands=tuple((b.id, b.min_years, b.max_years, b.group) for b in kb.age_bands),
-        findings=tuple(
-            CompiledFinding(f.id, f.label, f.kind, f.definition, tuple(f.synonyms), f.hpo) for f in kb.findings
-        ),
+        findings=compiled_findings,
         conditions=tuple(conditions),
         model=kb,
+        terms=_term_tables(compiled_findings, conditions, _condition_curies(kb)),
     )
+
+
+# Code systems whose codes name one disorder, so they can identify a condition (phenopacket diagnoses,
+# `show ORPHA:1183`), as CURIE prefixes. ICD-10-CM codes are not among them: the knowledge base lists
+# shared symptom codes (R27.0 ataxia, G25.3 myoclonus) that would point at several conditions.
+CURIE_PREFIXES = {"ORPHA": ("ORPHA", "Orphanet"), "SNOMED CT": ("SNOMEDCT",)}
+
+
+def _condition_curies(kb: KnowledgeBase) -> dict[str, list[str]]:
+    return {
+        c.id: [f"{prefix}:{code.code}" for code in c.codes for prefix in CURIE_PREFIXES.get(code.system, ())]
+        for c in kb.conditions
+    }
 
 
 def load_knowledge_base(path: str | Path | None = None, *, cache_dir: Path | None = None) -> CompiledKnowledgeBase:

@@ -50,7 +50,8 @@ def _age_of(element: Any, what: str, warnings: list[str]) -> float | None:
 def case_from_phenopacket(
     kb: CompiledKnowledgeBase, raw: bytes | str, line: int = 1, source: str | None = None
 ) -> Case:
-    """A case from one phenopacket: observed features are present, `excluded: true` ones absent.
+    """A case from one phenopacket: observed features are present, `excluded: true` ones absent, and the
+    diagnosis (for `evaluate`) from its interpretations or diseases.
 
     Age is the subject's age at last encounter, else the latest feature onset age. A clinical-course term
     (acute, subacute, chronic, episodic) given as a feature or a modifier sets the onset tempo.
@@ -97,6 +98,7 @@ def case_from_phenopacket(
         warnings.append(f"conflicting clinical-course terms ({', '.join(sorted(onsets))}); onset left unknown")
     onset = next(iter(onsets)) if len(onsets) == 1 else None
     return Case(
+        diagnosis=_diagnosis(kb, packet),
         id=packet.id or None,
         line=line,
         present=tuple(dict.fromkeys(present)),
@@ -106,6 +108,26 @@ def case_from_phenopacket(
         warnings=tuple(warnings),
         source=source,
     )
+
+
+def _diagnosis(kb: CompiledKnowledgeBase, packet: Any) -> str | None:
+    """The packet's diagnosis as a condition id when its code or label names one, else its label or code as
+    written (evaluate then reports it as unknown), or None when the packet records no diagnosis.
+
+    An interpretation's diagnosis is preferred to the `diseases` list, which may hold background disorders.
+    """
+    from oms_cli.errors import UnknownConditionError
+
+    terms = [i.diagnosis.disease for i in packet.interpretations if i.diagnosis.HasField("disease")]
+    terms += [d.term for d in packet.diseases if not d.excluded and d.HasField("term")]
+    for term in terms:
+        for candidate in (term.id, term.label):
+            if candidate:
+                try:
+                    return kb.resolve_condition(candidate)
+                except UnknownConditionError:
+                    continue
+    return next((t.label or t.id for t in terms if t.label or t.id), None)
 
 
 def read_phenopackets(kb: CompiledKnowledgeBase, path: Path) -> Iterator[Case | CaseError]:
