@@ -196,12 +196,14 @@ def _oms_dx() -> list[str]:
     return [sys.executable, "-m", "oms_cli"]
 
 
-def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_closed_pipe_ends_quietly(tmp_path: Path, jobs: str) -> None:
     big = tmp_path / "big.jsonl"
     big.write_text('{"id": 1, "present": ["spots"]}\n' * 20000, encoding="utf-8")
     proc = subprocess.Popen(
-        [*_oms_dx(), "batch", str(big), "--kb", str(TOY_KB)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+        [*_oms_dx(), "batch", str(big), "--kb", str(TOY_KB), "--jobs", jobs],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()
     proc.stdout.close()  # like `| head -1`
