@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -192,8 +193,9 @@ def run_batch(
 ) -> BatchTally:
     """Score JSON Lines cases and write their records to `write`, in input order.
 
-    `jobs` is the number of worker processes: 1 scores here, line block by line block; None picks one per
-    available CPU once the input has proved longer than PARALLEL_MIN_LINES (smaller inputs are not worth the start).
+    `jobs` is the number of worker processes (None: one per available CPU). With 1, cases are scored here,
+    block by block as lines arrive; otherwise workers start once the input has proved longer than
+    PARALLEL_MIN_LINES, and smaller inputs, not worth the start, are scored here too.
     """
     if jobs is None:
         jobs = available_cpus()
@@ -206,16 +208,11 @@ def run_batch(
         head.append(chunk)
         seen += len(chunk[1])
         if seen > PARALLEL_MIN_LINES:
-            return _run_parallel(kb, _chain(head, pending), options, write, jobs)
+            return _run_parallel(kb, itertools.chain(head, pending), options, write, jobs)
     return write_records(kb, read_jsonl([raw for _, part in head for raw in part]), options, write)
 
 
-def _chain(head: list[tuple[int, list[bytes]]], rest: Iterator[tuple[int, list[bytes]]]) -> Iterator[Any]:
-    yield from head
-    yield from rest
-
-
-# Worker state: set in the parent before the pool starts (inherited when processes fork) or by the initializer.
+# Each worker's knowledge base and options, set by its initializer (under fork the arguments are not even pickled).
 _worker: tuple[CompiledKnowledgeBase, BatchOptions] | None = None
 
 
