@@ -80,12 +80,23 @@ def test_spawned_workers_receive_the_knowledge_base(
 ) -> None:
     # With another thread alive, fork is unsafe and workers start as fresh interpreters (the knowledge base
     # pickled); they must read the chunk size from the call, not from a patched module.
+    import multiprocessing
+
+    methods: list[str | None] = []
+    real_context = multiprocessing.get_context
+
+    def recording(method: str | None = None) -> Any:
+        methods.append(method)
+        return real_context(method)
+
     monkeypatch.setattr("threading.active_count", lambda: 2)
+    monkeypatch.setattr(multiprocessing, "get_context", recording)
     lines = [line.encode() for line in _lines(30)]
     spawned: list[bytes] = []
     forked: list[bytes] = []
     tally = oms_cli.batch._run_parallel(toy_kb, chunks(lines, 5), BatchOptions(top=2), spawned.append, 2)
     monkeypatch.undo()
+    assert methods == ["spawn"]  # fresh interpreters, not forks of this process
     assert tally == oms_cli.batch.write_records(
         toy_kb, oms_cli.cases.read_jsonl(lines), BatchOptions(top=2), forked.append
     )
