@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from oms_cli.cli import app
-from oms_cli.knowledge import CompiledKnowledgeBase, default_kb_path, load_knowledge_base
+from oms_cli.commands import build_app
+from oms_cli.kb.compiled import CompiledKnowledgeBase
+from oms_cli.kb.schema import KnowledgeBase
+from oms_cli.kb.store import default_kb_path, load_knowledge_base, parse_json, read_bytes, validate
 
 DATA = Path(__file__).parent / "data"
 TOY_KB = DATA / "toy_conditions.json"
@@ -42,6 +44,13 @@ def toy_kb() -> CompiledKnowledgeBase:
 @pytest.fixture(scope="session")
 def shipped_kb() -> CompiledKnowledgeBase:
     return load_knowledge_base(default_kb_path())
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> KnowledgeBase:
+    """The shipped knowledge base as the validated pydantic model (what `kb validate` checks)."""
+    path = default_kb_path()
+    return validate(parse_json(read_bytes(path), str(path)), str(path))
 
 
 @pytest.fixture()
@@ -77,6 +86,7 @@ class Result:
 @pytest.fixture()
 def invoke() -> Callable[..., Result]:
     runner = CliRunner()
+    app = build_app()
 
     def run(*args: str, input: str | None = None) -> Result:
         res = runner.invoke(app, list(args), input=input, catch_exceptions=False)

@@ -25,28 +25,29 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from oms_cli.batch import score_all, score_case
-    from oms_cli.cases import Case, read_jsonl
-    from oms_cli.engine import Query, Ranking, normalise_query, rank
-    from oms_cli.evaluate import Evaluation, evaluate
-    from oms_cli.knowledge import CompiledKnowledgeBase, load_knowledge_base
-    from oms_cli.reasoning import Analysis, analyse
+    from oms_cli.core.batch import score_all, score_case
+    from oms_cli.core.engine import Query, Ranking, normalise_query, rank
+    from oms_cli.core.evaluate import Evaluation, evaluate
+    from oms_cli.core.inputs import Case, read_jsonl
+    from oms_cli.core.reasoning import Analysis, analyse
+    from oms_cli.kb.compiled import CompiledKnowledgeBase
+    from oms_cli.kb.store import load_knowledge_base
 
 _LAZY = {
-    "Query": "oms_cli.engine",
-    "Ranking": "oms_cli.engine",
-    "normalise_query": "oms_cli.engine",
-    "rank": "oms_cli.engine",
-    "CompiledKnowledgeBase": "oms_cli.knowledge",
-    "load_knowledge_base": "oms_cli.knowledge",
-    "Analysis": "oms_cli.reasoning",
-    "analyse": "oms_cli.reasoning",
-    "Case": "oms_cli.cases",
-    "read_jsonl": "oms_cli.cases",
-    "score_all": "oms_cli.batch",
-    "score_case": "oms_cli.batch",
-    "Evaluation": "oms_cli.evaluate",
-    "evaluate": "oms_cli.evaluate",
+    "Query": "oms_cli.core.engine",
+    "Ranking": "oms_cli.core.engine",
+    "normalise_query": "oms_cli.core.engine",
+    "rank": "oms_cli.core.engine",
+    "CompiledKnowledgeBase": "oms_cli.kb.compiled",
+    "load_knowledge_base": "oms_cli.kb.store",
+    "Analysis": "oms_cli.core.reasoning",
+    "analyse": "oms_cli.core.reasoning",
+    "Case": "oms_cli.core.inputs",
+    "read_jsonl": "oms_cli.core.inputs",
+    "score_all": "oms_cli.core.batch",
+    "score_case": "oms_cli.core.batch",
+    "Evaluation": "oms_cli.core.evaluate",
+    "evaluate": "oms_cli.core.evaluate",
 }
 
 

@@ -1,5 +1,5 @@
-"""Entry point for `python -m oms_cli`."""
+"""`python -m oms_cli`: the same as the oms-dx command."""
 
-from oms_cli.cli import main
+from oms_cli.entry import main
 
 main()

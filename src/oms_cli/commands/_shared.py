@@ -1,0 +1,214 @@
+"""What every command shares: the root group, the error translation, common options, the knowledge base, completion."""
+
+# No `from __future__ import annotations` here: typer reads every command's signature on each run, and
+# string annotations would have to be eval'ed each time (a few ms of start-up).
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+import typer.core
+
+from oms_cli import __version__
+from oms_cli.errors import ExitCode, OmsError
+from oms_cli.output import streams
+from oms_cli.output.formats import Format
+
+if TYPE_CHECKING:
+    from oms_cli.kb.compiled import CompiledKnowledgeBase
+
+PROG = "oms-dx"
+HELP = "Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence."
+
+
+def _format_in(args: Sequence[str]) -> str | None:
+    """The value of --format on a command line, if it is there."""
+    for i, arg in enumerate(args):
+        if arg == "--format" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--format="):
+            return arg.partition("=")[2]
+    return None
+
+
+class RootGroup(typer.core.TyperGroup):
+    """The root command group. In JSON mode a usage error (a bad option value, an unknown option) is also
+    written as a JSON error object on stdout, like every other error, so that scripts can parse it."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # typer 0.26-0.28 vendor click; its exception classes are only reachable through the private module.
+        from typer._click.exceptions import ClickException
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except ClickException as err:
+            err.show()
+            command = self._command_of(argv)
+            if self._json_requested(command, argv):
+                from oms_cli.output.jsondoc import error_document
+
+                body = {"code": "usage", "message": err.format_message(), "exit_code": err.exit_code}
+                # ASCII-escaped: a term from argv may hold undecodable bytes (lone surrogates) that UTF-8 cannot write.
+                streams.write_json_ascii(error_document(command or PROG, body))
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def _command_of(self, argv: list[str]) -> str | None:
+        if not argv or argv[0] not in self.commands:
+            return None
+        sub = self.commands[argv[0]]
+        if isinstance(sub, typer.core.TyperGroup) and len(argv) > 1 and argv[1] in sub.commands:
+            return f"{argv[0]} {argv[1]}"
+        return argv[0]
+
+    def _json_requested(self, command: str | None, argv: list[str]) -> bool:
+        """Whether the command line asks for JSON, explicitly or by the command's default format."""
+        given = _format_in(argv)
+        if given is not None:
+            return given == "json"
+        obj: Any = self
+        for word in (command or "").split():
+            obj = obj.commands.get(word) if hasattr(obj, "commands") else None
+        default = next((p.default for p in getattr(obj, "params", ()) if "--format" in getattr(p, "opts", ())), None)
+        return str(default) == "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        raise typer.Exit(0)
+
+
+def new_app() -> typer.Typer:
+    """The root application, without commands."""
+    app = typer.Typer(
+        name=PROG,
+        cls=RootGroup,
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root(
+        version: Annotated[
+            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        ] = False,
+    ) -> None:
+        """Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence."""
+
+    return app
+
+
+def _emit_error(err: OmsError, command: str, fmt: Format) -> None:
+    streams.error_line(err.message)
+    if fmt is Format.json:
+        from oms_cli.output.jsondoc import error_document, error_object
+
+        streams.write_json_ascii(error_document(command, error_object(err)))
+
+
+def register(app: typer.Typer, fn: Callable[..., Any], name: str | None = None) -> None:
+    """Add a command to an application, with every expected error turned into one stderr line (plus a JSON error
+    object when the command writes JSON) and its documented exit code."""
+    command = name or fn.__name__.replace("_", "-")
+    full = f"{app.info.name} {command}" if app.info.name and app.info.name != PROG else command
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        fmt = next((v for v in kwargs.values() if isinstance(v, Format)), Format.table)
+        try:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                # Flush here, also on the way out of an error or an exit code, so that a reader who went away is
+                # noticed inside the guard rather than at interpreter exit.
+                sys.stdout.flush()
+        except OmsError as err:
+            _emit_error(err, full, fmt)
+            raise typer.Exit(int(err.exit_code)) from None
+        except KeyboardInterrupt:
+            # After a ^C echoed by the terminal, start the message on a fresh line.
+            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
+            streams.silence_stdout()
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+
+    app.command(command)(guarded)
+
+
+def format_option(allowed: Sequence[Format], help: str) -> Any:
+    """The --format option of a command that offers `allowed` formats (a usage error for any other)."""
+    names = [str(f) for f in allowed]
+
+    def parse(value: str | Format) -> Format:
+        if value in names:
+            return Format(value)
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(n) for n in names)}.")
+
+    def complete(incomplete: str) -> list[str]:
+        return [n for n in names if n.startswith(incomplete)]
+
+    return typer.Option("--format", help=help, metavar=f"[{'|'.join(names)}]", parser=parse, autocompletion=complete)
+
+
+HUMAN_OR_JSON = (Format.table, Format.json)
+DOCUMENTS = (Format.table, Format.json, Format.markdown)
+
+KbOpt = Annotated[
+    Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")
+]
+
+
+def load_kb(path: Path | None) -> "CompiledKnowledgeBase":
+    """The knowledge base at `path` (the shipped one when None), through the cache."""
+    from oms_cli.kb.store import default_cache_dir, load_knowledge_base
+
+    return load_knowledge_base(path, cache_dir=default_cache_dir())
+
+
+def complete_findings(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of finding ids, synonyms and HPO ids; the last item of a comma list is completed."""
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    try:
+        kb = load_kb(ctx.params.get("kb"))
+    except OmsError:
+        return []
+    key = last.strip().lower().replace("_", "-").replace(" ", "-")
+    terms = sorted(set(kb.finding_ids) | {t for t in kb.finding_terms if not t.startswith("HP:")})
+    if key.startswith("hp"):
+        terms = sorted(f.hpo for f in kb.findings if f.hpo)
+        key = key.upper()
+    return [prefix + t for t in terms if t.startswith(key)]
+
+
+def complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of condition ids and aliases."""
+    try:
+        kb = load_kb(ctx.params.get("kb"))
+    except OmsError:
+        return []
+    key = incomplete.strip().lower().replace(" ", "-")
+    return sorted(t for t in set(kb.condition_terms) | set(kb.condition_ids) if t.startswith(key))

@@ -1,0 +1,125 @@
+"""`oms-dx interview`: ask the most informative question, one at a time, and re-rank after each answer."""
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from oms_cli.commands._shared import HUMAN_OR_JSON, KbOpt, format_option, load_kb, register
+from oms_cli.output.formats import Format
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+
+def _prompt(text: str) -> "Text":
+    from oms_cli.output.table import t
+
+    return t(text, style="bold")
+
+
+def _ask(console: "Console", prompt: str) -> str | None:
+    """One line from stdin after a prompt on stderr; None at end of input. Ctrl-C propagates to the guard."""
+    console.print(_prompt(prompt), end="")
+    line = sys.stdin.readline()
+    if not line:
+        console.print()
+        return None
+    return line.strip()
+
+
+def interview(
+    age: Annotated[str | None, typer.Option("--age", help="Age, if known (otherwise it is asked).")] = None,
+    onset: Annotated[str | None, typer.Option("--onset", help="Onset tempo, if known (otherwise it is asked).")] = None,
+    stop_at: Annotated[
+        float, typer.Option("--stop-at", min=0.5, max=1.0, help="Stop when the leading condition reaches this.")
+    ] = 0.9,
+    max_questions: Annotated[int, typer.Option("--max-questions", min=1, help="Ask at most this many questions.")] = 20,
+    format: Annotated[Format, format_option(HUMAN_OR_JSON, "table for people, json for scripts.")] = Format.table,
+    kb: KbOpt = None,
+) -> None:
+    """Ask the most informative question, one at a time, and re-rank after each answer.
+
+    Questions, the running table and prompts go to stderr; the final summary (or JSON) goes to stdout.
+    Answer y(es), n(o), u(nknown) or s(kip); an empty line at a question, or end of input, finishes.
+    Example: oms-dx interview --age 2
+    """
+    from oms_cli.core.inputs import parse_age, parse_onset, split_terms
+    from oms_cli.core.interview import Interview, parse_reply
+    from oms_cli.errors import InputError
+    from oms_cli.output.dispatch import emit
+    from oms_cli.output.streams import stderr_console
+    from oms_cli.output.table import print_interview_step
+    from oms_cli.output.views import InterviewSummary, InterviewView
+
+    ui = stderr_console()
+    knowledge = load_kb(kb)
+    session = Interview(knowledge, stop_at=stop_at, max_questions=max_questions)
+    session.age_years = parse_age(age) if age is not None else None
+    session.onset = parse_onset(onset) if onset is not None else None
+    if age is None:
+        while (text := _ask(ui, "Age (e.g. 2, 18m; empty if unknown): ")) is not None and text:
+            try:
+                session.age_years = parse_age(text)
+                break
+            except InputError as err:
+                ui.print(_prompt(f"  {err.message}"), style="red")
+    if onset is None:
+        while (
+            text := _ask(ui, "Onset: acute, subacute, chronic or episodic (empty if unknown): ")
+        ) is not None and text:
+            try:
+                session.onset = parse_onset(text)
+                break
+            except InputError as err:
+                ui.print(_prompt(f"  {err.message}"), style="red")
+    while (
+        text := _ask(ui, "Findings already known to be present (comma list; empty for none): ")
+    ) is not None and text:
+        try:
+            known = list(dict.fromkeys(knowledge.resolve_finding(t) for t in split_terms([text])))
+        except InputError as err:
+            ui.print(_prompt(f"  {err.message}"), style="red")
+            continue
+        for fid in known:
+            session.answer(fid, "yes")
+        break
+
+    analysis = session.analysis()
+    finished = False
+    while not finished:
+        print_interview_step(ui, analysis)
+        question = session.next_question(analysis)
+        if question is None:
+            break
+        finding = knowledge.finding(question)
+        ui.print(_prompt(f"Q{session.asked + 1}. {finding.label}? "), end="")
+        ui.print(_prompt(f"({finding.definition})"), style="dim")
+        while True:
+            text = _ask(ui, "  [y]es / [n]o / [u]nknown / [s]kip, empty to finish: ")
+            if not text:
+                finished = True
+                break
+            reply = parse_reply(text)
+            if reply is not None:
+                session.answer(question, reply)
+                analysis = session.analysis()
+                break
+            ui.print(_prompt("  please answer y, n, u or s"), style="red")
+    reason = session.stop_reason(analysis) or "stopped by the user"
+    ui.print(_prompt(f"Finished: {reason}."))
+    summary = InterviewSummary(
+        tuple(session.present),
+        tuple(session.absent),
+        tuple(session.unknown),
+        tuple(session.skipped),
+        reason,
+        session.command_line(),
+    )
+    emit(format, InterviewView(knowledge, analysis, summary))
+
+
+def add_to(app: typer.Typer) -> None:
+    """Register this command."""
+    register(app, interview)

@@ -1,0 +1,49 @@
+"""`oms-dx show`: the cited reference card of a condition."""
+
+from typing import Annotated
+
+import typer
+
+from oms_cli.commands._shared import DOCUMENTS, KbOpt, complete_conditions, format_option, load_kb, register
+from oms_cli.output.formats import Format
+
+
+def show(
+    condition: Annotated[
+        str,
+        typer.Argument(
+            help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').", autocompletion=complete_conditions
+        ),
+    ],
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--section",
+            "-s",
+            help="Print only this section (repeatable; comma lists allowed): synopsis, codes, cant-miss, look-for, "
+            "findings, criteria, pearls, pitfalls, tests, management, therapy, profile, references.",
+        ),
+    ] = None,
+    format: Annotated[
+        Format, format_option(DOCUMENTS, "table for people, json for scripts, markdown for notes.")
+    ] = Format.table,
+    kb: KbOpt = None,
+) -> None:
+    """Print the reference card of a condition, every statement with its source.
+
+    Example: oms-dx show oms --section pitfalls --section tests
+    """
+    from oms_cli.core.cards import build_card, resolve_sections
+    from oms_cli.core.inputs import split_terms
+    from oms_cli.output.dispatch import emit
+    from oms_cli.output.views import CardView
+
+    sections = resolve_sections(split_terms(section))
+    knowledge = load_kb(kb)
+    card = build_card(knowledge, knowledge.resolve_condition(condition), sections)
+    emit(format, CardView(knowledge, card))
+
+
+def add_to(app: typer.Typer) -> None:
+    """Register this command."""
+    register(app, show)

@@ -1,0 +1,243 @@
+"""Batch scoring: cases in, one outcome per case, in input order, streaming, in worker processes for big inputs.
+
+It imports no output code: the caller passes an encoder that turns a block of outcomes into bytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from oms_cli.core.engine import ScoredCondition, normalise_query, query_warnings, rank
+from oms_cli.core.inputs import Case, CaseError, clip, read_jsonl
+from oms_cli.errors import OmsError, WorkerError
+from oms_cli.kb.compiled import CompiledKnowledgeBase
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+# Records are written in blocks: fewer system calls, and a block is the unit of work sent to a worker.
+BLOCK = 256
+CHUNK_LINES = 512  # small enough that the chunks in flight keep memory flat, big enough to amortise the IPC
+CHUNK_BYTES = 4 << 20  # a chunk closes early on long lines, so a few 10 MB lines do not pile up in memory
+# Below this many lines, starting workers costs more than it saves.
+PARALLEL_MIN_LINES = 4096
+IN_FLIGHT_PER_JOB = 2  # chunks queued per worker: enough to keep it busy, few enough to keep memory flat
+
+
+class BatchOptions(NamedTuple):
+    """What each outcome holds: the top conditions only, and each finding's contributions or not."""
+
+    top: int | None = None
+    contributions: bool = False
+
+
+class Scored(NamedTuple):
+    """A case that was scored: its ranked conditions and what its reader and the engine warn about."""
+
+    id: str | int | None
+    line: int
+    results: tuple[ScoredCondition, ...]
+    warnings: tuple[str, ...]
+    source: str | None
+
+
+Outcome = Scored | CaseError
+# Turns a block of outcomes into the bytes to write; runs in the workers, so it must be picklable.
+Encoder = Callable[[list[Outcome]], bytes]
+
+
+class BatchTally(NamedTuple):
+    """How many cases a run (or one chunk of it) read, and how many of them could not be scored."""
+
+    cases: int = 0
+    failed: int = 0
+
+
+class _Rendered(NamedTuple):
+    data: bytes
+    cases: int
+    failed: int
+
+
+def score_case(kb: CompiledKnowledgeBase, case: Case, top: int | None = None, contributions: bool = True) -> Outcome:
+    """One case's outcome: its ranked conditions, or a CaseError when its findings cannot be resolved."""
+    try:
+        query = normalise_query(kb, case.present, case.absent, case.age_years, case.onset)
+    except OmsError as err:
+        return CaseError(case.id, case.line, clip(err.message), err.code, case.source)
+    results = rank(kb, query, top=top, contributions=contributions).results
+    return Scored(case.id, case.line, results, case.warnings + query_warnings(kb, query), case.source)
+
+
+def score_all(
+    kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError], top: int | None = None, contributions: bool = True
+) -> Iterator[Outcome]:
+    """An outcome for every case and every unreadable line, lazily, so memory stays flat on any input size."""
+    for item in items:
+        yield item if isinstance(item, CaseError) else score_case(kb, item, top, contributions)
+
+
+def write_outcomes(
+    kb: CompiledKnowledgeBase,
+    items: Iterable[Case | CaseError],
+    options: BatchOptions,
+    encode: Encoder,
+    write: Callable[[bytes], Any],
+) -> BatchTally:
+    """Score `items` in this process and hand the encoded outcomes to `write`, a block at a time.
+
+    On KeyboardInterrupt the outcomes already scored are written before the interrupt goes on.
+    """
+    cases = failed = 0
+    block: list[Outcome] = []
+
+    def flush() -> None:
+        if block:
+            data = encode(block)
+            block.clear()  # before writing: an interrupt raised as the write returns must not write it twice
+            write(data)
+
+    try:
+        for outcome in score_all(kb, items, options.top, options.contributions):
+            cases += 1
+            failed += type(outcome) is CaseError
+            block.append(outcome)
+            if len(block) == BLOCK:
+                flush()
+    except KeyboardInterrupt:
+        flush()  # keep every case scored before the interrupt
+        raise
+    flush()
+    return BatchTally(cases, failed)
+
+
+def chunks(lines: Iterable[bytes], size: int | None = None) -> Iterator[tuple[int, list[bytes]]]:
+    """Raw input lines in runs of at most `size` lines (fewer when long), each with its first line number."""
+    size = size or CHUNK_LINES
+    chunk: list[bytes] = []
+    first = 1
+    nbytes = 0
+    for number, raw in enumerate(lines, start=1):
+        chunk.append(raw)
+        nbytes += len(raw)
+        if len(chunk) == size or nbytes >= CHUNK_BYTES:
+            yield first, chunk
+            chunk, first, nbytes = [], number + 1, 0
+    if chunk:
+        yield first, chunk
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def run_batch(
+    kb: CompiledKnowledgeBase,
+    lines: Iterable[bytes],
+    options: BatchOptions,
+    encode: Encoder,
+    write: Callable[[bytes], Any],
+    jobs: int | None = None,
+) -> BatchTally:
+    """Score JSON Lines cases and write their encoded outcomes to `write`, in input order.
+
+    `jobs` is the number of worker processes (None: one per available CPU). With 1, cases are scored here,
+    block by block as lines arrive; otherwise workers start once the input has proved longer than
+    PARALLEL_MIN_LINES, and smaller inputs, not worth the start, are scored here too.
+    """
+    if jobs is None:
+        jobs = available_cpus()
+    if jobs <= 1:
+        return write_outcomes(kb, read_jsonl(lines), options, encode, write)
+    pending = chunks(lines)
+    head: list[tuple[int, list[bytes]]] = []
+    seen = 0
+    for chunk in pending:
+        head.append(chunk)
+        seen += len(chunk[1])
+        if seen > PARALLEL_MIN_LINES:
+            return _run_parallel(kb, itertools.chain(head, pending), options, encode, write, jobs)
+    return write_outcomes(kb, read_jsonl([raw for _, part in head for raw in part]), options, encode, write)
+
+
+# Each worker's knowledge base and options, set by its initializer (under fork the arguments are not even pickled).
+_worker: tuple[CompiledKnowledgeBase, BatchOptions, Encoder] | None = None
+
+
+def _init_worker(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder) -> None:
+    import signal
+
+    global _worker
+    # ^C reaches the whole process group; the parent alone decides what to keep and how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker = (kb, options, encode)
+
+
+def _render_chunk(first_line: int, lines: list[bytes]) -> _Rendered:
+    assert _worker is not None, "batch worker used before its initializer ran"
+    kb, options, encode = _worker
+    parts: list[bytes] = []
+    tally = write_outcomes(kb, read_jsonl(lines, first_line=first_line), options, encode, parts.append)
+    return _Rendered(b"".join(parts), tally.cases, tally.failed)
+
+
+def _executor(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder, jobs: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork shares the loaded knowledge base for free, but is only safe while this is the only thread (a live
+    # progress bar runs one); otherwise fresh interpreters receive the knowledge base pickled.
+    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_init_worker,
+        initargs=(kb, options, encode),
+    )
+
+
+def _run_parallel(
+    kb: CompiledKnowledgeBase,
+    work: Iterator[tuple[int, list[bytes]]],
+    options: BatchOptions,
+    encode: Encoder,
+    write: Callable[[bytes], Any],
+    jobs: int,
+) -> BatchTally:
+    from concurrent.futures.process import BrokenProcessPool
+
+    cases = failed = 0
+    queued: deque[Future[_Rendered]] = deque()
+    executor = _executor(kb, options, encode, jobs)
+
+    def emit(done: _Rendered) -> None:
+        nonlocal cases, failed
+        write(done.data)
+        cases += done.cases
+        failed += done.failed
+
+    try:
+        for first_line, lines in work:
+            queued.append(executor.submit(_render_chunk, first_line, lines))
+            if len(queued) >= jobs * IN_FLIGHT_PER_JOB:
+                emit(queued.popleft().result())  # output stays in input order; reading waits for the oldest
+        while queued:
+            emit(queued.popleft().result())
+    except KeyboardInterrupt:
+        while queued and queued[0].done() and not queued[0].cancelled():
+            emit(queued.popleft().result())  # keep the chunks finished before the interrupt
+        raise
+    except BrokenProcessPool as exc:
+        raise WorkerError(f"a batch worker process stopped unexpectedly ({exc}); rerun with --jobs 1") from None
+    finally:
+        executor.shutdown(wait=not queued, cancel_futures=True)
+    return BatchTally(cases, failed)

@@ -1,0 +1,398 @@
+"""The one runtime form of a knowledge base: plain records (numbers, card text, references) and term resolution.
+
+It is derived by code from a validated file (`compile_kb`), never written by hand, and it is plain data —
+NamedTuples, dicts, strings and floats — so that it can be cached and rebuilt without importing pydantic.
+NamedTuples rather than dataclasses: they are several times cheaper to define, and start-up is paid on every call.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from oms_cli.errors import UnknownConditionError, UnknownFindingError
+from oms_cli.kb.terms import HPO_TOKEN, normalise
+
+if TYPE_CHECKING:
+    from oms_cli.kb import schema
+
+# Bumped whenever the records below change shape, so that old cache entries are rebuilt rather than misread.
+COMPILED_FORMAT = "4"
+_RESOLVED_MEMO = 4096
+
+
+class Cited(NamedTuple):
+    """A number of the knowledge base with its sources, or the rationale when it is an expert estimate."""
+
+    value: float
+    refs: tuple[str, ...]
+    estimate: str | None
+    note: str | None
+
+
+class Finding(NamedTuple):
+    """A vocabulary entry: what the CLI shows and resolves for one finding."""
+
+    id: str
+    label: str
+    kind: str
+    definition: str
+    synonyms: tuple[str, ...]
+    hpo: str | None
+
+
+class AgeBand(NamedTuple):
+    """An age band in years, [min_years, max_years), of the child or adult group."""
+
+    id: str
+    min_years: float
+    max_years: float
+    group: str
+
+
+class Code(NamedTuple):
+    """A code of a coding system for a condition, with its sources."""
+
+    system: str
+    code: str
+    label: str
+    note: str | None
+    refs: tuple[str, ...]
+
+
+class Statement(NamedTuple):
+    """One cited statement of a reference card; `versus` names the conditions it contrasts."""
+
+    text: str
+    refs: tuple[str, ...]
+    versus: tuple[str, ...]
+
+
+class BestTest(NamedTuple):
+    """A test worth ordering: what, why, how good it is, and the sources."""
+
+    test: str
+    why: str
+    performance: str | None
+    refs: tuple[str, ...]
+
+
+class CriterionItem(NamedTuple):
+    """One item of a criterion set and the finding ids that satisfy it."""
+
+    id: str
+    text: str
+    findings: tuple[str, ...]
+    note: str | None
+
+
+class Criteria(NamedTuple):
+    """A published criterion set: at least `required` of its items must be met."""
+
+    id: str
+    name: str
+    source: str
+    refs: tuple[str, ...]
+    required: int
+    items: tuple[CriterionItem, ...]
+    note: str | None
+
+
+class Reference(NamedTuple):
+    """A full bibliographic reference."""
+
+    id: str
+    authors: str
+    year: int
+    title: str
+    journal: str
+    pmid: str | None
+    doi: str | None
+    url: str | None
+
+
+class Condition(NamedTuple):
+    """A condition: the numbers the engine needs, each with its sources, and the text of its reference card."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    cant_miss: bool
+    cant_miss_reason: str
+    excluding_test: str | None
+    prior: dict[str, Cited]  # keyed by age group: child, adult
+    age: dict[str, Cited]  # keyed by age band id
+    onset: dict[str, Cited]  # keyed by onset tempo
+    findings: dict[str, Cited]  # keyed by finding id
+    codes: tuple[Code, ...]
+    synopsis: str
+    synopsis_refs: tuple[str, ...]
+    look_for: tuple[Statement, ...]
+    diagnostic_pearls: tuple[Statement, ...]
+    differential_pitfalls: tuple[Statement, ...]
+    best_tests: tuple[BestTest, ...]
+    management_pearls: tuple[Statement, ...]
+    therapy: tuple[Statement, ...]
+    criteria: tuple[Criteria, ...]
+    last_reviewed: str
+
+
+class CompiledKnowledgeBase:
+    """A validated knowledge base as plain records, with lookups and term resolution."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        content_key: str,
+        kb_version: str,
+        leak: Cited,
+        bands: tuple[AgeBand, ...],
+        findings: tuple[Finding, ...],
+        conditions: tuple[Condition, ...],
+        references: tuple[Reference, ...],
+        terms: tuple[dict[str, str], dict[str, str]] | None = None,
+    ) -> None:
+        self.source = source
+        self.content_key = content_key
+        self.kb_version = kb_version
+        self.leak = leak
+        self.bands = bands
+        self.findings = findings
+        self.conditions = conditions
+        self.references = references
+        self.finding_ids = tuple(f.id for f in findings)
+        self.condition_ids = tuple(c.id for c in conditions)
+        self._findings_by_id = {f.id: f for f in findings}
+        self._conditions_by_id = {c.id: c for c in conditions}
+        self._references_by_id = {r.id: r for r in references}
+        # Term tables map every normalised id, label, synonym, alias and code to a canonical id; they are derived
+        # once when compiling and travel with the cache, since normalising every term costs start-up time.
+        self.finding_terms, self.condition_terms = terms if terms is not None else term_tables(findings, conditions)
+        self._resolved: dict[str, str] = {}
+
+    def finding(self, finding_id: str) -> Finding:
+        """The vocabulary entry of a canonical finding id."""
+        return self._findings_by_id[finding_id]
+
+    def condition(self, condition_id: str) -> Condition:
+        """The condition of a canonical condition id."""
+        return self._conditions_by_id[condition_id]
+
+    def reference(self, ref_id: str) -> Reference:
+        """The full reference of a reference id."""
+        return self._references_by_id[ref_id]
+
+    def resolve_finding(self, term: str) -> str:
+        """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id."""
+        known = self._resolved.get(term)
+        if known is not None:
+            return known
+        hpo = HPO_TOKEN.match(term.strip())
+        key = f"HP:{hpo.group(1)}" if hpo else normalise(term)
+        found = self.finding_terms.get(key)
+        if found is not None:
+            # Batch runs repeat the same spellings; a bounded memo saves normalising them each time.
+            if len(self._resolved) < _RESOLVED_MEMO:
+                self._resolved[term] = found
+            return found
+        raise UnknownFindingError(term, _close(key, self.finding_terms))
+
+    def resolve_condition(self, term: str) -> str:
+        """Map a condition id, name, alias or code (any case) to the canonical condition id."""
+        key = normalise(term)
+        found = self.condition_terms.get(key)
+        if found is not None:
+            return found
+        raise UnknownConditionError(term, _close(key, self.condition_terms))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled for batch workers that start as fresh interpreters: the records travel, the memos do not.
+        return (from_data, (self.to_data(), self.source))
+
+    def to_data(self) -> dict[str, Any]:
+        """The compiled form as plain dicts, lists, strings and numbers, keyed by field name (the cache format)."""
+        return {
+            "compiled_format": COMPILED_FORMAT,
+            "content_key": self.content_key,
+            "kb_version": self.kb_version,
+            "leak": _plain(self.leak),
+            "bands": _plain(self.bands),
+            "findings": _plain(self.findings),
+            "conditions": _plain(self.conditions),
+            "references": _plain(self.references),
+            "finding_terms": self.finding_terms,
+            "condition_terms": self.condition_terms,
+        }
+
+
+def _close(key: str, terms: dict[str, str]) -> list[str]:
+    matches = difflib.get_close_matches(key, list(terms), n=3, cutoff=0.6)
+    return list(dict.fromkeys(terms[m] for m in matches))
+
+
+def _plain(obj: Any) -> Any:
+    """Records as dicts by field name, tuples as lists: the shape marshal stores and `from_data` reads."""
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return {k: _plain(v) for k, v in zip(obj._fields, obj, strict=True)}
+    if isinstance(obj, (tuple, list)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _cited(d: dict[str, Any]) -> Cited:
+    return Cited(float(d["value"]), tuple(d["refs"]), d["estimate"], d["note"])
+
+
+def _statements(items: list[dict[str, Any]]) -> tuple[Statement, ...]:
+    return tuple(Statement(s["text"], tuple(s["refs"]), tuple(s["versus"])) for s in items)
+
+
+def _condition(d: dict[str, Any]) -> Condition:
+    return Condition(
+        id=d["id"],
+        name=d["name"],
+        aliases=tuple(d["aliases"]),
+        cant_miss=bool(d["cant_miss"]),
+        cant_miss_reason=d["cant_miss_reason"],
+        excluding_test=d["excluding_test"],
+        prior={k: _cited(v) for k, v in d["prior"].items()},
+        age={k: _cited(v) for k, v in d["age"].items()},
+        onset={k: _cited(v) for k, v in d["onset"].items()},
+        findings={k: _cited(v) for k, v in d["findings"].items()},
+        codes=tuple(Code(x["system"], x["code"], x["label"], x["note"], tuple(x["refs"])) for x in d["codes"]),
+        synopsis=d["synopsis"],
+        synopsis_refs=tuple(d["synopsis_refs"]),
+        look_for=_statements(d["look_for"]),
+        diagnostic_pearls=_statements(d["diagnostic_pearls"]),
+        differential_pitfalls=_statements(d["differential_pitfalls"]),
+        best_tests=tuple(BestTest(t["test"], t["why"], t["performance"], tuple(t["refs"])) for t in d["best_tests"]),
+        management_pearls=_statements(d["management_pearls"]),
+        therapy=_statements(d["therapy"]),
+        criteria=tuple(
+            Criteria(
+                cr["id"],
+                cr["name"],
+                cr["source"],
+                tuple(cr["refs"]),
+                int(cr["required"]),
+                tuple(CriterionItem(i["id"], i["text"], tuple(i["findings"]), i["note"]) for i in cr["items"]),
+                cr["note"],
+            )
+            for cr in d["criteria"]
+        ),
+        last_reviewed=d["last_reviewed"],
+    )
+
+
+def from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
+    """Rebuild the compiled form from `to_data()` output; raises (KeyError, TypeError, ValueError) on any mismatch."""
+    if data["compiled_format"] != COMPILED_FORMAT:
+        raise ValueError("compiled format changed")
+    return CompiledKnowledgeBase(
+        source=source,
+        content_key=data["content_key"],
+        kb_version=data["kb_version"],
+        leak=_cited(data["leak"]),
+        bands=tuple(AgeBand(b["id"], float(b["min_years"]), float(b["max_years"]), b["group"]) for b in data["bands"]),
+        findings=tuple(
+            Finding(f["id"], f["label"], f["kind"], f["definition"], tuple(f["synonyms"]), f["hpo"])
+            for f in data["findings"]
+        ),
+        conditions=tuple(_condition(c) for c in data["conditions"]),
+        references=tuple(Reference(**r) for r in data["references"]),
+        terms=(dict(data["finding_terms"]), dict(data["condition_terms"])),
+    )
+
+
+def term_tables(
+    findings: Iterable[Finding], conditions: Iterable[Condition], curies: dict[str, list[str]] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Every way of naming a finding or a condition, normalised, mapped to its canonical id."""
+    finding_terms: dict[str, str] = {}
+    for f in findings:
+        for t in (f.id, f.label, *f.synonyms):
+            finding_terms.setdefault(normalise(t), f.id)
+        if f.hpo:
+            finding_terms[f.hpo] = f.id
+    condition_terms: dict[str, str] = {}
+    for c in conditions:
+        for t in (c.id, c.name, *c.aliases, *(curies or {}).get(c.id, ())):
+            condition_terms.setdefault(normalise(t), c.id)
+    return finding_terms, condition_terms
+
+
+# Code systems whose codes name one disorder, so they can identify a condition (phenopacket diagnoses,
+# `show ORPHA:1183`), as CURIE prefixes. ICD-10-CM codes are not among them: the knowledge base lists
+# shared symptom codes (R27.0 ataxia, G25.3 myoclonus) that would point at several conditions.
+CURIE_PREFIXES = {"ORPHA": ("ORPHA", "Orphanet"), "SNOMED CT": ("SNOMEDCT",)}
+
+
+def _c(ev: schema.Evidence) -> Cited:
+    return Cited(ev.value, tuple(ev.refs), ev.estimate, ev.note)
+
+
+def _st(items: Iterable[schema.Statement]) -> tuple[Statement, ...]:
+    return tuple(Statement(s.text, tuple(s.refs), tuple(s.versus)) for s in items)
+
+
+def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> CompiledKnowledgeBase:
+    """Reduce a validated knowledge base to plain records and term tables."""
+    conditions = tuple(
+        Condition(
+            id=c.id,
+            name=c.name,
+            aliases=tuple(c.aliases),
+            cant_miss=c.cant_miss.flag,
+            cant_miss_reason=c.cant_miss.reason,
+            excluding_test=c.cant_miss.excluding_test,
+            prior={"child": _c(c.prior.child), "adult": _c(c.prior.adult)},
+            age={b: _c(e) for b, e in c.age_profile.items()},
+            onset={o: _c(e) for o, e in c.onset_profile.items()},
+            findings={f: _c(e) for f, e in c.findings.items()},
+            codes=tuple(Code(x.system, x.code, x.label, x.note, tuple(x.refs)) for x in c.codes),
+            synopsis=c.synopsis,
+            synopsis_refs=tuple(c.synopsis_refs),
+            look_for=_st(c.look_for),
+            diagnostic_pearls=_st(c.diagnostic_pearls),
+            differential_pitfalls=_st(c.differential_pitfalls),
+            best_tests=tuple(BestTest(t.test, t.why, t.performance, tuple(t.refs)) for t in c.best_tests),
+            management_pearls=_st(c.management_pearls),
+            therapy=_st(c.therapy),
+            criteria=tuple(
+                Criteria(
+                    cr.id,
+                    cr.name,
+                    cr.source,
+                    tuple(cr.refs),
+                    cr.required,
+                    tuple(CriterionItem(i.id, i.text, tuple(i.findings), i.note) for i in cr.items),
+                    cr.note,
+                )
+                for cr in c.criteria
+            ),
+            last_reviewed=c.last_reviewed,
+        )
+        for c in kb.conditions
+    )
+    findings = tuple(Finding(f.id, f.label, f.kind, f.definition, tuple(f.synonyms), f.hpo) for f in kb.findings)
+    curies = {
+        c.id: [f"{prefix}:{code.code}" for code in c.codes for prefix in CURIE_PREFIXES.get(code.system, ())]
+        for c in kb.conditions
+    }
+    return CompiledKnowledgeBase(
+        source=source,
+        content_key=key,
+        kb_version=kb.kb_version,
+        leak=_c(kb.leak_probability),
+        bands=tuple(AgeBand(b.id, b.min_years, b.max_years, b.group) for b in kb.age_bands),
+        findings=findings,
+        conditions=conditions,
+        references=tuple(
+            Reference(r.id, r.authors, r.year, r.title, r.journal, r.pmid, r.doi, r.url) for r in kb.references
+        ),
+        terms=term_tables(findings, conditions, curies),
+    )

