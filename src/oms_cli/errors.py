@@ -36,28 +36,33 @@ class InputError(OmsError):
     exit_code = ExitCode.INPUT
 
 
-class UnknownFindingError(InputError):
+class UnknownTermError(InputError):
+    """Raised when a term names nothing the knowledge base knows; carries the closest known terms."""
+
+    what = "term"
+    listing = "oms-dx --help"
+
+    def __init__(self, token: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown {self.what} {token!r}{hint} (see '{self.listing}')")
+        self.token = token
+        self.suggestions = suggestions
+
+
+class UnknownFindingError(UnknownTermError):
     """Raised when a finding matches no id, synonym or HPO id of the vocabulary."""
 
     code = "unknown_finding"
-
-    def __init__(self, token: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown finding {token!r}{hint} (see 'oms-dx findings')")
-        self.token = token
-        self.suggestions = suggestions
+    what = "finding"
+    listing = "oms-dx findings"
 
 
-class UnknownConditionError(InputError):
-    """Raised when a condition name matches no id, name or alias."""
+class UnknownConditionError(UnknownTermError):
+    """Raised when a condition name matches no id, name, alias or code."""
 
     code = "unknown_condition"
-
-    def __init__(self, token: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown condition {token!r}{hint} (see 'oms-dx conditions')")
-        self.token = token
-        self.suggestions = suggestions
+    what = "condition"
+    listing = "oms-dx conditions"
 
 
 class WorkerError(OmsError):

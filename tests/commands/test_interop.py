@@ -157,14 +157,6 @@ def test_suggest_markdown(invoke: Invoke) -> None:
     assert "does not replace clinical judgement" in res.stdout
 
 
-def test_markdown_escapes_hostile_text(invoke: Invoke, write_kb: Callable[..., Path], toy_data: dict[str, Any]) -> None:
-    toy_data["conditions"][0]["name"] = "Alpha | *bold* [x](http://evil) \x1b[31m"
-    path = write_kb(toy_data)
-    out = invoke("suggest", "-f", "spots", "--kb", str(path), "--format", "markdown").stdout
-    assert "\x1b" not in out
-    assert r"Alpha \| \*bold\* \[x\](http://evil)" in out
-
-
 # ----------------------------------------------------------------------------- completion
 
 

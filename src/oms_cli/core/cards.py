@@ -85,8 +85,10 @@ def resolve_sections(names: Iterable[str]) -> tuple[str, ...]:
 
 
 class Span(NamedTuple):
-    """A run of text and its role: "" plain, "strong", "dim", "em" (italic note), "cite", "estimate", "alert",
-    "code" (an identifier), "bar" (a probability bar)."""
+    """A run of text and its role, which each format draws its own way: "" plain, "strong", "alert" (the can't-miss
+    flag), "note" (an aside: source, comparison, caveat), "dim" (secondary detail), "em" (a caution about the whole
+    section), "rule" (how criteria combine), "estimate" (an expert estimate), "cite" (reference numbers), "code" (an
+    identifier), "bar" (a probability bar)."""
 
     text: str
     role: str = ""
@@ -96,9 +98,10 @@ Line = tuple[Span, ...]
 
 
 class Para(NamedTuple):
-    """One paragraph (a line of spans)."""
+    """One paragraph (a line of spans); `indent` paragraphs belong to the block above them."""
 
     spans: Line
+    indent: bool = False
 
 
 class Bullets(NamedTuple):
@@ -206,7 +209,7 @@ class _Cites:
 
 
 def _statement(st: Statement, cite: _Cites) -> Line:
-    versus = (Span(f" (vs {', '.join(st.versus)})", "dim"),) if st.versus else ()
+    versus = (Span(f" (vs {', '.join(st.versus)})", "note"),) if st.versus else ()
     return (Span(st.text), *versus, cite(st.refs))
 
 
@@ -281,7 +284,7 @@ def _blocks(
                 groups.append(kind)
         out_f: list[Block] = [
             Grid(("Finding", "Frequency", "", "Source"), tuple(rows_f), "lnrn", tuple(groups), "Kind"),
-            Para((Span(f"Findings not listed count with the leak probability {kb.leak.value:g}.", "em"),)),
+            Para((Span(f"Findings not listed count with the leak probability {kb.leak.value:g}.", "note"),)),
         ]
         if estimates:
             out_f.append(Para((Span("Expert estimates (no source gives a figure):", "estimate"),)))
@@ -291,23 +294,23 @@ def _blocks(
         return tuple(out_f)
     if section == "criteria":
         if not c.criteria:
-            return (Para((Span("No formal criteria set is recorded for this condition.", "em"),)),)
+            return (Para((Span("No formal criteria set is recorded for this condition.", "note"),)),)
         out_c: list[Block] = []
         for crit in c.criteria:
             out_c.append(Para((Span(crit.name, "strong"), cite(crit.refs))))
-            out_c.append(Para((Span(crit.source, "dim"),)))
+            out_c.append(Para((Span(crit.source, "note"),)))
             out_c.append(
                 Numbered(
                     tuple(
-                        (Span(item.text), *((Span(f" — {item.note}", "dim"),) if item.note else ()))
+                        (Span(item.text), *((Span(" — "), Span(item.note, "note")) if item.note else ()))
                         for item in crit.items
                     ),
                     True,
                 )
             )
-            out_c.append(Para((Span(criteria_rule(crit), "em"),)))
+            out_c.append(Para((Span(criteria_rule(crit), "rule"),), indent=True))
             if crit.note:
-                out_c.append(Para((Span(crit.note, "dim"),)))
+                out_c.append(Para((Span(crit.note, "note"),), indent=True))
         return tuple(out_c)
     if section == "tests":
         return (

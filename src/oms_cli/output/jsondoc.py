@@ -10,17 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, assert_never
 
 from oms_cli import __version__
-from oms_cli.output.views import (
-    CardView,
-    ComparisonView,
-    ConditionsView,
-    EvaluationView,
-    FindingsView,
-    InterviewView,
-    SuggestView,
-    ValidationView,
-    View,
-)
+from oms_cli.output import views as v
 
 if TYPE_CHECKING:
     from oms_cli.core.engine import ScoredCondition
@@ -205,7 +195,7 @@ def reference_dict(ref: Reference, number: int | None = None) -> dict[str, Any]:
     return {"number": number, **out} if number is not None else out
 
 
-def _card(view: CardView) -> dict[str, Any]:
+def _card(view: v.CardView) -> dict[str, Any]:
     from oms_cli.core.cards import finding_groups
 
     kb, card = view.kb, view.card
@@ -249,7 +239,7 @@ def _card(view: CardView) -> dict[str, Any]:
     }
 
 
-def _comparison(view: ComparisonView) -> dict[str, Any]:
+def _comparison(view: v.ComparisonView) -> dict[str, Any]:
     import math
 
     kb, cmp = view.kb, view.comparison
@@ -291,7 +281,7 @@ def _comparison(view: ComparisonView) -> dict[str, Any]:
     }
 
 
-def _evaluation(view: EvaluationView) -> dict[str, Any]:
+def _evaluation(view: v.EvaluationView) -> dict[str, Any]:
     ev = view.evaluation
     return {
         "oms_dx_version": __version__,
@@ -313,11 +303,11 @@ def _evaluation(view: EvaluationView) -> dict[str, Any]:
     }
 
 
-def render(view: View) -> dict[str, Any]:
+def render(view: v.View) -> dict[str, Any]:
     """The JSON document of a command's result."""
-    if isinstance(view, SuggestView):
+    if isinstance(view, v.SuggestView):
         return envelope("suggest", _analysis(view.analysis, view.kb, view.top, view.warnings))
-    if isinstance(view, InterviewView):
+    if isinstance(view, v.InterviewView):
         s = view.summary
         doc = _analysis(view.analysis, view.kb, None, view.analysis.ranking.warnings)
         doc["interview"] = {
@@ -329,11 +319,11 @@ def render(view: View) -> dict[str, Any]:
             "command": s.command,
         }
         return envelope("interview", doc)
-    if isinstance(view, CardView):
+    if isinstance(view, v.CardView):
         return envelope("show", _card(view))
-    if isinstance(view, ComparisonView):
+    if isinstance(view, v.ComparisonView):
         return envelope("compare", _comparison(view))
-    if isinstance(view, ConditionsView):
+    if isinstance(view, v.ConditionsView):
         kb = view.kb
         conditions = [
             {
@@ -346,12 +336,12 @@ def render(view: View) -> dict[str, Any]:
             for c in kb.conditions
         ]
         return envelope("conditions", {"kb_version": kb.kb_version, "conditions": conditions})
-    if isinstance(view, FindingsView):
+    if isinstance(view, v.FindingsView):
         kb = view.kb
         return envelope("findings", {"kb_version": kb.kb_version, "findings": [_record(f) for f in kb.findings]})
-    if isinstance(view, EvaluationView):
+    if isinstance(view, v.EvaluationView):
         return envelope("evaluate", _evaluation(view))
-    if isinstance(view, ValidationView):
+    if isinstance(view, v.ValidationView):
         report = view.report
         return envelope(
             "kb validate",

