@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from oms_cli.core.cards import Bullets, Card, Comparison, Grid, Line, Numbered, Para, separation_text
 from oms_cli.core.wording import DISCLAIMER, bar, format_reference, pct
-from oms_cli.output.safe import printable
-from oms_cli.output.table import t
+from oms_cli.output.lines import Block, Run, line_width, wrap
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.text import Text
 
-    from oms_cli.core.cards import Block
+    from oms_cli.core.cards import Block as CardBlock
     from oms_cli.kb.compiled import CompiledKnowledgeBase
 
 # How each role of a card span looks on a terminal.
@@ -32,138 +30,162 @@ STYLES = {
 }
 
 
-def _text(line: Line, prefix: str = "") -> Text:
-    text = t(prefix)
-    for span in line:
-        text.append(printable(span.text), style=STYLES[span.role])
-    return text
+def _runs(line: Line) -> list[Run]:
+    return [(span.text, STYLES[span.role]) for span in line]
 
 
-def _grid(grid: Grid) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, how in zip(grid.header, grid.layout or "l" * len(grid.header), strict=True):
-        table.add_column(name, justify="right" if how == "r" else "left", no_wrap=how in "nr")
+def _grid(out: Block, grid: Grid, width: int) -> None:
+    rows: list[list[list[Run]] | str] = []  # a str alone is a group heading
     current = None
     for i, row in enumerate(grid.rows):
         group = grid.groups[i] if grid.groups else None
         if group is not None and group != current:
-            table.add_row(t(group.capitalize(), style="bold magenta"), *[t("")] * (len(row) - 1))
+            rows.append(group.capitalize())
             current = group
-        first, *rest = row
-        table.add_row(_text(first, "  " if group is not None else ""), *[_text(cell) for cell in rest])
-    return table
+        first, *others = row
+        rows.append([[("  " if group is not None else "", ""), *_runs(first)], *[_runs(cell) for cell in others]])
+    out.lines(columns(list(grid.header), rows, grid.layout or "l" * len(grid.header), width))
 
 
-def _block(block: Block) -> list[Any]:
+def columns(names: list[str], rows: list[list[list[Run]] | str], layout: str, width: int) -> list[list[Run]]:
+    """Rows of cells laid out in borderless columns two spaces apart (a str row is a heading across them).
+
+    When the columns are wider than the terminal, the widest wrapping ones ("l" in `layout`; "n" never wraps,
+    "r" is right-aligned) give way first, never below ten cells.
+    """
+    header = [[(h, "bold")] for h in names]
+    table = [header, *(r for r in rows if not isinstance(r, str))]
+    widths = [max(line_width(row[c]) for row in table) for c in range(len(header))]
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    wrapping = [c for c, how in enumerate(layout) if how == "l"]
+    while excess > 0 and wrapping:
+        widest = max(wrapping, key=lambda c: widths[c])
+        if widths[widest] <= 10:
+            break
+        widths[widest] -= 1
+        excess -= 1
+    lines: list[list[Run]] = []
+    for entry in [header, *rows]:
+        if isinstance(entry, str):
+            lines.append([(entry, "bold magenta")])
+            continue
+        cells = [wrap(cell, w) for cell, w in zip(entry, widths, strict=True)]
+        for k in range(max(len(c) for c in cells)):
+            line: list[Run] = []
+            for c, (cell, w) in enumerate(zip(cells, widths, strict=True)):
+                piece = cell[k] if k < len(cell) else []
+                pad = (" " * (w - line_width(piece)), "")
+                line += [pad, *piece] if layout[c] == "r" else [*piece, pad]
+                if c < len(widths) - 1:
+                    line.append(("  ", ""))
+            lines.append(line)
+    return lines
+
+
+def _block(out: Block, block: CardBlock, width: int) -> None:
     if isinstance(block, Para):
-        return [_text(block.spans, "  " if block.indent else "")]
-    if isinstance(block, Bullets):
-        return [_text(item, "• ") for item in block.items]
-    if isinstance(block, Numbered):
-        return [_text(item, f"  {n}. " if block.indent else f"{n}. ") for n, item in enumerate(block.items, 1)]
-    return [_grid(block)]
+        out.para(_runs(block.spans), "  " if block.indent else "")
+    elif isinstance(block, Bullets):
+        for item in block.items:
+            out.para(_runs(item), "• ")
+    elif isinstance(block, Numbered):
+        for n, item in enumerate(block.items, 1):
+            out.para(_runs(item), f"  {n}. " if block.indent else f"{n}. ")
+    else:
+        _grid(out, block, width)
 
 
 def print_card(console: Console, kb: CompiledKnowledgeBase, card: Card) -> None:
     """Print a reference card."""
-    from rich.console import Group
-
     c = card.condition
-    head = t(c.name, style="bold")
-    head.append(printable(f"  ({c.id})"), style="dim")
-    # One print of one group: each console.print pays for measuring and flushing.
-    parts: list[Any] = [head]
+    width = console.width
+    out = Block()
+    out.para([(c.name, "bold"), (f"  ({c.id})", "dim")])
     if c.aliases:
-        parts.append(t("Also called: " + ", ".join(c.aliases), style="dim"))
+        out.para([("Also called: " + ", ".join(c.aliases), "dim")])
     for section in card.body:
-        parts += [t(""), t(section.title, style="bold underline")]
+        out.blank()
+        out.para([(section.title, "bold underline")])
         for block in section.blocks:
-            parts += _block(block)
+            _block(out, block, width)
     if "references" in card.sections and card.references:
-        parts += [t(""), t("References", style="bold underline")]
+        out.blank()
+        out.para([("References", "bold underline")])
         for n, ref in enumerate(card.references, 1):
-            line = t(f"[{n}] ", style="cyan")
-            line.append(printable(format_reference(ref)))
-            parts.append(line)
-    parts += [t(""), t(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", style="dim")]
-    console.print(Group(*parts))
+            out.para([(f"[{n}] ", "cyan"), (format_reference(ref), "")])
+    out.blank()
+    out.para([(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", "dim")])
+    console.print(out)
 
 
 def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Comparison) -> None:
     """Print conditions side by side with the most discriminating findings highlighted."""
-    from rich.console import Group
-    from rich.table import Table
-
     # Letters keep the columns narrow; ids such as acute-cerebellar-ataxia would not fit 80 columns.
     tags = {c.id: chr(ord("A") + i) for i, c in enumerate(cmp.conditions)}
-    parts: list[Any] = [t("Comparing", style="bold")]
+    width = console.width
+    out = Block()
+    out.para([("Comparing", "bold")])
     for c in cmp.conditions:
-        line = t(f"  {tags[c.id]} = ", style="bold")
-        line.append(printable(f"{c.id} ({c.name})"))
-        parts.append(line)
-
-    prof = Table(title=t("Prior, age and onset profiles"), title_justify="left", header_style="bold")
-    prof.add_column("")
-    for c in cmp.conditions:
-        prof.add_column(tags[c.id], justify="right")
-    prof.add_row(t("prior, children"), *[t(f"{c.prior['child'].value:.3f}") for c in cmp.conditions])
-    prof.add_row(t("prior, adults"), *[t(f"{c.prior['adult'].value:.3f}") for c in cmp.conditions])
-    for band in kb.bands:
-        prof.add_row(
-            t(f"age {band.id} y"),
-            *[t(f"{c.age[band.id].value:.2f} {bar(c.age[band.id].value, 6)}") for c in cmp.conditions],
-        )
-    for onset in cmp.conditions[0].onset:
-        prof.add_row(
-            t(f"onset {onset}"),
-            *[t(f"{c.onset[onset].value:.2f} {bar(c.onset[onset].value, 6)}") for c in cmp.conditions],
-        )
-    parts.append(prof)
-
-    table = Table(
-        title=t("Findings at presentation, most discriminating first"), title_justify="left", header_style="bold"
-    )
-    table.add_column("", no_wrap=True)
-    table.add_column("Finding")
-    for c in cmp.conditions:
-        table.add_column(tags[c.id], justify="right", no_wrap=True)
-    table.add_column("Largest likelihood ratio")
+        out.para([(f"{tags[c.id]} = ", "bold"), (f"{c.id} ({c.name})", "")], "  ")
+    out.blank()
+    out.para([("Prior, age and onset profiles", "bold underline")])
+    profile: list[list[list[Run]] | str] = [
+        [[("prior, children", "")], *[[(f"{c.prior['child'].value:.3f}", "")] for c in cmp.conditions]],
+        [[("prior, adults", "")], *[[(f"{c.prior['adult'].value:.3f}", "")] for c in cmp.conditions]],
+    ]
+    profile += [
+        [
+            [(f"age {band.id} y", "")],
+            *[[(f"{c.age[band.id].value:.2f} {bar(c.age[band.id].value, 6)}", "")] for c in cmp.conditions],
+        ]
+        for band in kb.bands
+    ]
+    profile += [
+        [
+            [(f"onset {onset}", "")],
+            *[[(f"{c.onset[onset].value:.2f} {bar(c.onset[onset].value, 6)}", "")] for c in cmp.conditions],
+        ]
+        for onset in cmp.conditions[0].onset
+    ]
+    letters = [tags[c.id] for c in cmp.conditions]
+    out.lines(columns(["", *letters], profile, "n" + "r" * len(letters), width))
+    out.blank()
+    out.para([("Findings at presentation, most discriminating first", "bold underline")])
+    rows: list[list[list[Run]] | str] = []
     for f in cmp.findings:
         hot = f.finding in cmp.highlighted
         style = "bold yellow" if hot else ""
         cells = [
-            t(pct(p) if listed else f"({pct(p)})", style=style if listed else "dim")
+            [(pct(p) if listed else f"({pct(p)})", style if listed else "dim")]
             for p, listed in zip(f.probabilities, f.listed, strict=True)
         ]
-        table.add_row(
-            t("◆" if hot else "", style="bold yellow"),
-            t(kb.finding(f.finding).label, style=style),
-            *cells,
-            t(separation_text(f, tags), style=style),
-        )
-    parts.append(table)
-    parts.append(
-        t(
-            f"◆ = the {len(cmp.highlighted)} findings with the largest likelihood ratio either way. "
-            f"(n%) = not listed for that condition; the leak probability {kb.leak.value:g} is used.",
-            style="dim",
-        )
+        rows.append(
+            [[("◆" if hot else "", "bold yellow")], [(kb.finding(f.finding).label, style)], *cells,
+             [(separation_text(f, tags), style)]]
+        )  # fmt: skip
+    out.lines(
+        columns(["", "Finding", *letters, "Largest likelihood ratio"], rows, "nl" + "r" * len(letters) + "l", width)
+    )
+    out.para(
+        [
+            (
+                f"◆ = the {len(cmp.highlighted)} findings with the largest likelihood ratio either way. "
+                f"(n%) = not listed for that condition; the leak probability {kb.leak.value:g} is used.",
+                "dim",
+            )
+        ]
     )
     if cmp.pitfalls:
         numbers = {r.id: n for n, r in enumerate(cmp.references, 1)}
-        parts += [t(""), t("Pitfalls between these conditions", style="bold underline")]
+        out.blank()
+        out.para([("Pitfalls between these conditions", "bold underline")])
         for cid, st in cmp.pitfalls:
             nums = sorted({numbers[r] for r in st.refs if r in numbers})
-            line = t("• ")
-            line.append(printable(f"{cid}: {st.text}"))
-            line.append(f" [{', '.join(map(str, nums))}]" if nums else "", style="cyan")
-            parts.append(line)
-        parts += [t(""), t("References", style="bold underline")]
+            out.para([(f"{cid}: {st.text}", ""), (f" [{', '.join(map(str, nums))}]" if nums else "", "cyan")], "• ")
+        out.blank()
+        out.para([("References", "bold underline")])
         for n, ref in enumerate(cmp.references, 1):
-            line = t(f"[{n}] ", style="cyan")
-            line.append(printable(format_reference(ref)))
-            parts.append(line)
-    parts += [t(""), t(DISCLAIMER, style="dim")]
-    console.print(Group(*parts))
+            out.para([(f"[{n}] ", "cyan"), (format_reference(ref), "")])
+    out.blank()
+    out.para([(DISCLAIMER, "dim")])
+    console.print(out)

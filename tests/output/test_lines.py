@@ -1,0 +1,40 @@
+"""Wrapping styled text by hand: nothing lost, nothing reordered, no line wider than the terminal."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oms_cli.output.lines import line_width, wrap
+
+words = st.text(alphabet=st.sampled_from("abcdefghij-,.é界"), min_size=1, max_size=30)
+runs = st.lists(
+    st.tuples(st.lists(words, min_size=1, max_size=8).map(" ".join), st.sampled_from(["", "bold", "dim"])),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(runs=runs, width=st.integers(min_value=4, max_value=100), first=st.sampled_from(["", "• ", "  3. "]))
+def test_wrap_keeps_every_word_in_order_within_the_width(runs: list[tuple[str, str]], width: int, first: str) -> None:
+    lines = wrap(runs, width, first)
+    assert all(line_width(line) <= max(width, len(first) + 2) for line in lines)
+    joined = "".join(text for line in lines for text, _ in line[1:])
+    assert joined.replace(" ", "") == "".join(text for text, _ in runs).replace(" ", "")
+    assert lines[0][0] == (first, "") and all(line[0][0] == " " * len(first) for line in lines[1:])
+
+
+def test_wrap_breaks_at_spaces_keeps_styles_and_folds_long_words() -> None:
+    lines = wrap([("Alpha is taken ", ""), ("for beta", "bold"), (" when faint.", "")], 20, "• ")
+    assert [[t for t, _ in line] for line in lines] == [
+        ["• ", "Alpha is taken ", "for"],
+        ["  ", "beta", " when faint."],
+    ]
+    assert [style for _, style in lines[1]] == ["", "bold", ""]
+    assert [line[1][0] for line in wrap([("x" * 25, "")], 10)] == ["x" * 10, "x" * 10, "x" * 5]
+    assert wrap([("a-very-long-hyphenated-word", "")], 30)[0][1] == ("a-very-long-hyphenated-word", "")
+
+
+def test_control_characters_never_reach_the_terminal() -> None:
+    (line,) = wrap([("red \x1b[31m text", "")], 80)
+    assert "\x1b" not in "".join(t for t, _ in line) and "\\x1b" in line[1][0]
