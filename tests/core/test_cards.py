@@ -258,7 +258,7 @@ def test_compare_oms_aca_table(invoke: Invoke) -> None:
     assert res.exit_code == 0
     out = res.stdout
     assert "A = oms" in out and "B = acute-cerebellar-ataxia" in out
-    hot = [line for line in out.splitlines() if line.startswith("◆")]
+    hot = [line for line in out.splitlines() if line.startswith("◆  ")]
     assert len(hot) == 5 and "Opsoclonus" in hot[0]
     assert "Pitfalls between these conditions" in out
 
