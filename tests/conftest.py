@@ -19,6 +19,7 @@ DATA = Path(__file__).parent / "data"
 TOY_KB = DATA / "toy_conditions.json"
 REPO = Path(__file__).resolve().parents[1]
 DEV_VIGNETTES = REPO.parent / "shared" / "vignettes" / "dev.jsonl"
+DEV_V2 = REPO.parent / "shared" / "vignettes" / "dev-v2.jsonl"
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +96,7 @@ def invoke() -> Callable[..., Result]:
     return run
 
 
-def load_dev_cases() -> list[dict[str, Any]]:
-    if not DEV_VIGNETTES.is_file():
+def load_dev_cases(path: Path = DEV_VIGNETTES) -> list[dict[str, Any]]:
+    if not path.is_file():
         return []
-    return [json.loads(line) for line in DEV_VIGNETTES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -118,7 +118,8 @@ def test_batch_flat_formats(invoke: Invoke, fmt: str, delimiter: str) -> None:
     assert res.exit_code == ExitCode.INPUT
     rows = list(csv.DictReader(io.StringIO(res.stdout), delimiter=delimiter))
     good = [r for r in rows if r["id"] == "x, with comma"]
-    assert [int(r["rank"]) for r in good] == [1, 2, 3, 4]
+    assert [r["rank"] for r in good] == ["1", "2", "3", "4", ""]  # the last row is other causes
+    assert good[-1]["condition"] == "other"
     assert math.fsum(float(r["probability"]) for r in good) == pytest.approx(1.0, abs=1e-5)
     (bad,) = [r for r in rows if r["id"] == "bad"]
     assert bad["rank"] == "" and "unknown finding" in bad["error"] and bad["line"] == "2"
@@ -160,7 +161,7 @@ def _independent_metrics(records: list[dict[str, Any]], truths: list[str]) -> di
         top1 += pos == 1
         top3 += pos <= 3
         rr += 1 / pos
-        brier += sum((p - (cid == truth)) ** 2 for cid, p in probs.items())
+        brier += sum((p - (cid == truth)) ** 2 for cid, p in probs.items()) + rec["other_probability"] ** 2
         ll -= math.log(probs[truth])
     return {"n": n, "top1": top1 / n, "top3": top3 / n, "mrr": rr / n, "brier": brier / n, "log_loss": ll / n}
 
@@ -186,7 +187,7 @@ def test_evaluate_matches_an_independent_computation(invoke: Invoke, shipped_kb:
         first = sum(rec["results"][0]["id"] == cid for rec in records)
         assert per[cid]["predicted_first"] == first
     assert sum(sum(row.values()) for row in doc["confusion"].values()) == 38
-    assert sum(b["n"] for b in doc["calibration"]) == 38 * len(shipped_kb.conditions)
+    assert sum(b["n"] for b in doc["calibration"]) == 38 * (len(shipped_kb.conditions) + 1)  # other causes too
     hits = sum(round(b["observed"] * b["n"]) for b in doc["calibration"] if b["n"])
     assert hits == 38  # each case has exactly one true condition
 
@@ -221,5 +222,6 @@ def test_flat_rows_survive_carriage_returns_and_delimiters(invoke: Invoke, fmt: 
     lines = ['{"id": "a\\rb", "present": ["spots"]}', '{"id": "x,\\ty", "present": ["nope"]}']
     res = invoke("batch", "--kb", str(TOY_KB), "--format", fmt, "--top", "1", input="\n".join(lines) + "\n")
     rows = list(csv.DictReader(io.StringIO(res.stdout, newline=""), delimiter="," if fmt == "csv" else "\t"))
+    rows = [r for r in rows if r["condition"] != "other"]
     assert [(r["id"], r["line"]) for r in rows] == [("a\rb", "1"), ("x,\ty", "2")]
     assert rows[1]["error"].startswith("unknown finding 'nope'")

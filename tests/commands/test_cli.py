@@ -26,19 +26,24 @@ def test_suggest_json_contract(invoke: Invoke) -> None:
     res = invoke("suggest", "--finding", "opsoclonus", "--age", "3", "--format", "json")
     assert res.exit_code == 0
     doc = res.json()
-    assert doc["schema_version"] == "2" and doc["command"] == "suggest"
-    assert doc["kb_version"] and doc["closed_world"] is True
+    assert doc["schema_version"] == "3" and doc["command"] == "suggest"
+    assert doc["kb_version"] and doc["closed_world"] is False
     assert doc["input"] == {
         "present": ["opsoclonus"],
         "absent": [],
+        "implied_present": [],
+        "implied_absent": [],
         "age_years": 3.0,
         "age_group": "child",
         "onset": None,
+        "onset_implied_by": None,
     }
     results = doc["results"]
-    assert len(results) == 9
+    assert len(results) == 17
     assert results[0]["id"] == "oms" and results[0]["rank"] == 1 and results[0]["cant_miss"] is True
-    assert sum(r["probability"] for r in results) == pytest.approx(1.0)
+    assert 0 < doc["other_probability"] < 0.5
+    assert sum(r["probability"] for r in results) + doc["other_probability"] == pytest.approx(1.0)
+    assert {n["finding"] for n in doc["next_tests"]} and all("burden" in n for n in doc["next_tests"])
     assert {"rank", "id", "name", "probability", "cant_miss", "contributions"} <= set(results[0])
     assert results[0]["contributions"][0]["finding"] == "opsoclonus"
     assert results[0]["contributions"][0]["state"] == "present"
@@ -51,8 +56,9 @@ def test_suggest_table(invoke: Invoke) -> None:
     res = invoke("suggest", "--finding", "opsoclonus", "--age", "3")
     assert res.exit_code == 0
     lines = res.stdout.splitlines()
-    first_row = next(line for line in lines if line.strip().startswith("│ 1"))
-    assert "oms" in first_row
+    first_row = next(line for line in lines if line.strip().startswith("│  1 "))
+    assert "│ oms " in first_row
+    assert any(line.startswith("│    │ other causes") for line in lines)
     assert "does not replace clinical judgement" in res.stdout
 
 
@@ -138,15 +144,15 @@ def test_show_alias_and_json(invoke: Invoke) -> None:
     assert res.exit_code == 0
     doc = res.json()
     assert doc["condition"]["id"] == "oms"
-    assert doc["condition"]["findings"]["opsoclonus"]["value"] == pytest.approx(0.59)
+    assert doc["condition"]["findings"]["opsoclonus"]["child"]["value"] == pytest.approx(0.59)
     cited = {r["id"] for r in doc["references"]}
-    assert "registry2013" in cited
+    assert "michaelis2019" in cited
 
 
 def test_show_unknown(invoke: Invoke) -> None:
     res = invoke("show", "omss", "--format", "json")
     assert res.exit_code == ExitCode.INPUT
-    assert res.json()["error"]["suggestions"] == ["oms"]
+    assert res.json()["error"]["suggestions"][0] == "oms"
 
 
 @pytest.mark.parametrize("cmd", ["conditions", "findings"])
@@ -154,8 +160,8 @@ def test_listing_commands(invoke: Invoke, cmd: str) -> None:
     res = invoke(cmd, "--format", "json")
     assert res.exit_code == 0
     doc = res.json()
-    assert doc["schema_version"] == "2" and doc["command"] == cmd
-    assert len(doc[cmd]) == (9 if cmd == "conditions" else 33)
+    assert doc["schema_version"] == "3" and doc["command"] == cmd
+    assert len(doc[cmd]) == (17 if cmd == "conditions" else 79)
     assert invoke(cmd).exit_code == 0
 
 

@@ -139,7 +139,8 @@ def test_batch_reads_phenopacket_json_lines(invoke: Invoke, tmp_path: Path) -> N
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = invoke("batch", "--phenopackets", str(path), "--format", "tsv")
     assert res.exit_code == 0
-    assert [row.split("\t")[0] for row in res.stdout.splitlines()[1::9]] == ["P0", "P1", "P2"]
+    ids = [row.split("\t")[0] for row in res.stdout.splitlines()[1:]]
+    assert list(dict.fromkeys(ids)) == ["P0", "P1", "P2"] and len(ids) == 3 * 18  # 17 conditions and other causes
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -153,7 +154,7 @@ def test_suggest_markdown(invoke: Invoke) -> None:
     tokens = MarkdownIt("commonmark").enable("table").parse(res.stdout)
     assert sum(t.type == "table_open" for t in tokens) == 3  # differential + two ledgers
     assert "## Can't miss" in res.stdout and "**Exclude with:**" in res.stdout
-    assert "## Check next" in res.stdout and "## Criteria" in res.stdout
+    assert "## Ask or examine next" in res.stdout and "## Test next" in res.stdout and "## Criteria" in res.stdout
     assert "does not replace clinical judgement" in res.stdout
 
 
@@ -163,7 +164,8 @@ def test_suggest_markdown(invoke: Invoke) -> None:
 def test_completion_of_findings_and_conditions() -> None:
     ctx: Any = SimpleNamespace(params={"kb": None})
     assert "opsoclonus" in _complete_findings(ctx, "opso")
-    assert _complete_findings(ctx, "ataxia,opso") == ["ataxia,opsoclonus"]
+    assert "ataxia,opsoclonus" in _complete_findings(ctx, "ataxia,opso")
+    assert all(c.startswith("ataxia,opso") for c in _complete_findings(ctx, "ataxia,opso"))
     assert "HP:0010543" in _complete_findings(ctx, "HP:00105")
     assert "oms" in _complete_conditions(ctx, "om")
     assert all(c.startswith("acute") for c in _complete_conditions(ctx, "acute"))

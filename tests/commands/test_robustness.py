@@ -57,7 +57,7 @@ def test_suggest_survives_anything(
         if fmt == "json" and res.exit_code == ExitCode.INPUT:
             assert res.json()["error"]["exit_code"] == ExitCode.INPUT
     elif fmt == "json":
-        assert res.json()["schema_version"] == "2"
+        assert res.json()["schema_version"] == "3"
     assert "\x1b" not in res.stdout
 
 
@@ -241,10 +241,10 @@ def test_cache_is_used_rebuilt_and_ignored_when_damaged(tmp_path: Path, toy_data
         again = load_knowledge_base(kb_file, cache_dir=cache)
         assert again.conditions == first.conditions
 
-    toy_data["conditions"][0]["findings"]["spots"]["value"] = 0.123
+    toy_data["conditions"][0]["findings"]["spots"]["value"] = 0.923
     kb_file.write_text(json.dumps(toy_data), encoding="utf-8")
     changed = load_knowledge_base(kb_file, cache_dir=cache)  # new bytes, new key: validated and compiled afresh
-    assert changed.condition("alpha").findings["spots"].value == 0.123
+    assert changed.condition("alpha").findings["spots"]["child"].value == 0.923
 
 
 def test_invalid_kb_is_never_cached(tmp_path: Path, toy_data: dict[str, Any]) -> None:

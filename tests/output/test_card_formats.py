@@ -36,8 +36,16 @@ def test_card_blocks_of_the_toy(toy_kb: CompiledKnowledgeBase) -> None:
 def test_findings_chart_groups_rows_by_kind(toy_kb: CompiledKnowledgeBase) -> None:
     (section,) = build_card(toy_kb, "beta", ("findings",)).body
     grid = next(b for b in section.blocks if isinstance(b, Grid))
-    assert grid.groups == ("motor", "systemic", "systemic")  # limp; cough 0.8 before spots 0.1
-    assert [row[0][0].text for row in grid.rows] == ["Limp", "Cough", "Spots"]
+    # wheeze (children .7, adults .3) and cough .8 before spots .1; then the group beta gives a figure for
+    assert grid.groups == ("motor", "systemic", "systemic", "systemic", "groups of overlapping findings")
+    assert [row[0][0].text for row in grid.rows] == [
+        "Limp",
+        "Cough",
+        "Wheeze",
+        "Spots",
+        "at least one of: cough or wheeze",
+    ]
+    assert [row[2][0].text for row in grid.rows][2] == "children 70% · adults 30%"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,14 @@ def evaluate(
             metavar="DIR|FILE",
         ),
     ] = None,
+    with_workup: Annotated[
+        bool,
+        typer.Option(
+            "--with-workup",
+            help="Add each case's workup_present and workup_absent (test results) to its findings: the ranking "
+            "after the work-up. Without it they are ignored: the ranking at presentation.",
+        ),
+    ] = False,
     format: Annotated[Format, format_option(HUMAN_OR_JSON, "table for people, json for scripts.")] = Format.table,
     kb: KbOpt = None,
 ) -> None:
@@ -46,7 +54,7 @@ def evaluate(
     if phenopackets is not None:
         from oms_cli.core.phenopacket import read_phenopackets
 
-        result = run_evaluation(knowledge, read_phenopackets(knowledge, phenopackets))
+        result = run_evaluation(knowledge, read_phenopackets(knowledge, phenopackets), with_workup)
         shown_file = str(phenopackets)
     else:
         from oms_cli.core.inputs import read_jsonl
@@ -54,7 +62,7 @@ def evaluate(
         assert file is not None
         lines, close = case_lines(file, False)
         try:
-            result = run_evaluation(knowledge, read_jsonl(lines))
+            result = run_evaluation(knowledge, read_jsonl(lines), with_workup)
         finally:
             close()
         shown_file = "<stdin>" if file == "-" else file

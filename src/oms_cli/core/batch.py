@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oms_cli.core.engine import ScoredCondition, normalise_query, query_warnings, rank
+from oms_cli.core.engine import ScoredCondition, normalise_query, rank
 from oms_cli.core.inputs import Case, CaseError, clip, read_jsonl
 from oms_cli.errors import OmsError, WorkerError
 from oms_cli.kb.compiled import CompiledKnowledgeBase
@@ -41,6 +41,7 @@ class Scored(NamedTuple):
     id: str | int | None
     line: int
     results: tuple[ScoredCondition, ...]
+    other_probability: float
     warnings: tuple[str, ...]
     source: str | None
 
@@ -69,8 +70,10 @@ def score_case(kb: CompiledKnowledgeBase, case: Case, top: int | None = None, co
         query = normalise_query(kb, case.present, case.absent, case.age_years, case.onset)
     except OmsError as err:
         return CaseError(case.id, case.line, clip(err.message), err.code, case.source)
-    results = rank(kb, query, top=top, contributions=contributions).results
-    return Scored(case.id, case.line, results, case.warnings + query_warnings(kb, query), case.source)
+    ranking = rank(kb, query, top=top, contributions=contributions)
+    return Scored(
+        case.id, case.line, ranking.results, ranking.other_probability, case.warnings + ranking.warnings, case.source
+    )
 
 
 def score_all(

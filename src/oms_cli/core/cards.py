@@ -62,7 +62,8 @@ _SECTION_ALIASES = {
     "onset": "profile",
     "refs": "references",
 }
-KINDS: tuple[str, ...] = ("eye", "motor", "behaviour", "systemic", "history")
+KINDS: tuple[str, ...] = ("eye", "motor", "behaviour", "systemic", "history", "test")
+KIND_TITLES = {"test": "work-up (positive result)"}
 
 
 def resolve_sections(names: Iterable[str]) -> tuple[str, ...]:
@@ -167,8 +168,12 @@ def _section_refs(c: Condition, section: str) -> Iterator[str]:
         for crit in c.criteria:
             yield from crit.refs
     elif section == "findings":
-        for ev in sorted(c.findings.values(), key=lambda e: -e.value):
-            yield from ev.refs
+        for by_age in sorted(c.findings.values(), key=lambda e: -_headline(e)):
+            for ev in by_age.values():
+                yield from ev.refs
+        for by_age in [*c.groups.values(), *c.composites.values()]:
+            for ev in by_age.values():
+                yield from ev.refs
     elif section == "profile":
         for ev in [*c.prior.values(), *c.age.values(), *c.onset.values()]:
             yield from ev.refs
@@ -180,12 +185,25 @@ def cited_references(kb: CompiledKnowledgeBase, refs: Iterable[str]) -> tuple[Re
     return tuple(kb.reference(r) for r in order if r in kb._references_by_id)
 
 
+def _headline(by_age: dict[str, Cited]) -> float:
+    """The larger of a frequency's child and adult values: how a chart orders findings."""
+    return max(ev.value for ev in by_age.values())
+
+
+def age_text(by_age: dict[str, Cited]) -> str:
+    """A frequency as a percentage, or "children 45% · adults 12%" when the two differ."""
+    child, adult = by_age["child"], by_age["adult"]
+    if child.value == adult.value:
+        return pct(child.value)
+    return f"children {pct(child.value)} · adults {pct(adult.value)}"
+
+
 def finding_groups(kb: CompiledKnowledgeBase, c: Condition) -> list[tuple[str, list[str]]]:
-    """The condition's listed findings grouped by kind (eye, motor, …), most frequent first in each group."""
+    """The condition's listed findings grouped by kind (eye, motor, …, test), most frequent first in each group."""
     groups: list[tuple[str, list[str]]] = []
     for kind in KINDS:
         ids = [fid for fid in c.findings if kb.finding(fid).kind == kind]
-        ids.sort(key=lambda fid: (-c.findings[fid].value, fid))
+        ids.sort(key=lambda fid: (-_headline(c.findings[fid]), fid))
         if ids:
             groups.append((kind, ids))
     return groups
@@ -221,6 +239,29 @@ def _source(ev: Cited, cite: _Cites) -> Line:
     else:
         head = ()
     return (*head, cite(ev.refs))
+
+
+def _frequency_cells(
+    by_age: dict[str, Cited], label: str, cite: _Cites, estimates: list[tuple[str, str]]
+) -> tuple[Line, Line, Line]:
+    """The bar, the percentage (children and adults when they differ) and the source of one frequency."""
+    child, adult = by_age["child"], by_age["adult"]
+    evs = [child] if child == adult else [child, adult]
+    refs = [r for ev in evs for r in ev.refs]
+    why = [ev.estimate for ev in evs if ev.estimate is not None]
+    if why:
+        text = (
+            why[0]
+            if len(evs) == 1
+            else " ".join(
+                f"{who}: {ev.estimate}" for who, ev in zip(("Children", "Adults"), evs, strict=True) if ev.estimate
+            )
+        )
+        estimates.append((label, text))
+        source: Line = (Span(f"estimate {len(estimates)}", "estimate"), cite(refs))
+    else:
+        source = (cite(refs)._replace(text=cite(refs).text.strip()),)
+    return (Span(bar(_headline(by_age), 20), "bar"),), (Span(age_text(by_age)),), source
 
 
 def profile_rows(c: Condition) -> list[tuple[str, Cited, bool]]:
@@ -273,18 +314,30 @@ def _blocks(
         groups: list[str] = []
         for kind, ids in finding_groups(kb, c):
             for fid in ids:
-                ev = c.findings[fid]
+                by_age = c.findings[fid]
                 label = kb.finding(fid).label
-                if ev.estimate is not None:
-                    estimates.append((label, ev.estimate))
-                    source: Line = (Span(f"estimate {len(estimates)}", "estimate"), cite(ev.refs))
-                else:
-                    source = (cite(ev.refs)._replace(text=cite(ev.refs).text.strip()),)
-                rows_f.append(((Span(label),), (Span(bar(ev.value, 20), "bar"),), (Span(pct(ev.value)),), source))
-                groups.append(kind)
+                rows_f.append(((Span(label),), *_frequency_cells(by_age, label, cite, estimates)))
+                groups.append(KIND_TITLES.get(kind, kind))
+        for gid, by_age in c.groups.items():
+            label = f"at least one of: {kb.group(gid).label}"
+            rows_f.append(((Span(label),), *_frequency_cells(by_age, label, cite, estimates)))
+            groups.append("groups of overlapping findings")
+        for xid, by_age in c.composites.items():
+            comp = kb.composite(xid)
+            label = f"{comp.label}: {comp.positive}"
+            rows_f.append(((Span(label),), *_frequency_cells(by_age, label, cite, estimates)))
+            groups.append("examinations read as a whole")
         out_f: list[Block] = [
-            Grid(("Finding", "Frequency", "", "Source"), tuple(rows_f), "lnrn", tuple(groups), "Kind"),
-            Para((Span(f"Findings not listed count with the leak probability {kb.leak.value:g}.", "note"),)),
+            Grid(("Finding", "Frequency", "", "Source"), tuple(rows_f), "lnrl", tuple(groups), "Kind"),
+            Para(
+                (
+                    Span(
+                        "Findings not listed take their background rate among presenting patients "
+                        "(oms-dx findings lists them).",
+                        "note",
+                    ),
+                )
+            ),
         ]
         if estimates:
             out_f.append(Para((Span("Expert estimates (no source gives a figure):", "estimate"),)))
@@ -386,8 +439,11 @@ def _best_pair(ids: list[str], values: list[float]) -> tuple[float, str, str]:
     return math.log(values[hi] / values[lo]), ids[hi], ids[lo]
 
 
-def compare(kb: CompiledKnowledgeBase, condition_ids: list[str], highlight: int = 5) -> Comparison:
-    """Compare two or more conditions; the `highlight` most discriminating findings are marked."""
+def compare(
+    kb: CompiledKnowledgeBase, condition_ids: list[str], highlight: int = 5, age_group: str | None = None
+) -> Comparison:
+    """Compare two or more conditions (for children, adults, or both averaged); the `highlight` most discriminating
+    findings are marked."""
     ids = list(dict.fromkeys(kb.resolve_condition(t) for t in condition_ids))
     if len(ids) < 2:
         raise InputError("compare needs at least two different conditions")
@@ -397,7 +453,8 @@ def compare(kb: CompiledKnowledgeBase, condition_ids: list[str], highlight: int 
     listed_anywhere = [f for f in kb.finding_ids if any(f in c.findings for c in conds)]
     rows: list[FindingComparison] = []
     for fid in listed_anywhere:
-        given = t.present_given[fid]
+        # Frequencies at an unknown age: the mean of the child and adult values where they differ.
+        given = t.marginal(age_group, fid)
         probs = [given[i] for i in rows_index]
         present = _best_pair(ids, probs)
         absent = _best_pair(ids, [1.0 - p for p in probs])

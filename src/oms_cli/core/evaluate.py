@@ -6,8 +6,9 @@ import math
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from oms_cli.core.engine import normalise_query, rank
+from oms_cli.core.engine import OTHER, normalise_query, rank
 from oms_cli.core.inputs import Case, CaseError, clip
+from oms_cli.core.reasoning import DEFAULT_CANT_MISS_THRESHOLD
 from oms_cli.errors import OmsError
 from oms_cli.kb.compiled import CompiledKnowledgeBase
 
@@ -61,6 +62,9 @@ class Evaluation(NamedTuple):
     per_condition: tuple[ConditionStats, ...]
     confusion: dict[str, dict[str, int]]
     calibration: tuple[CalibrationBin, ...]
+    cant_miss_recall: float | None  # of the cases whose diagnosis is a can't-miss condition, the share in the panel
+    cant_miss_cases: int
+    with_workup: bool  # stage 2: work-up results counted
     skipped: tuple[Skipped, ...]  # the first MAX_SKIPPED_LISTED of them
     n_skipped: int
     n_errors: int  # lines that could not be read or scored (as opposed to cases with no diagnosis)
@@ -90,9 +94,20 @@ class _Tally:
         return total / self.n if self.n else None
 
 
-def evaluate(kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError]) -> Evaluation:
-    """Score every case with a diagnosis and summarise. Streams: memory grows with conditions, not cases."""
+def evaluate(
+    kb: CompiledKnowledgeBase,
+    items: Iterable[Case | CaseError],
+    with_workup: bool = False,
+    cant_miss_threshold: float = DEFAULT_CANT_MISS_THRESHOLD,
+) -> Evaluation:
+    """Score every case with a diagnosis and summarise. Streams: memory grows with conditions, not cases.
+
+    `with_workup` adds each case's work-up results to its findings (stage 2); otherwise they are ignored (stage 1).
+    Probabilities for scores and calibration include other causes, whose share counts against every case.
+    """
     ids = [c.id for c in kb.conditions]
+    cant_miss_ids = {c.id for c in kb.conditions if c.cant_miss}
+    cant_miss_cases = cant_miss_caught = 0
     confusion = {t: dict.fromkeys(ids, 0) for t in ids}
     overall = _Tally()
     by_condition = {t: _Tally() for t in ids}
@@ -118,16 +133,24 @@ def evaluate(kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError]) -> Ev
             n_skipped += 1
             skip(Skipped(item.id, item.line, "no diagnosis given", False))
             continue
+        diagnosis = item.diagnosis
+        if with_workup:
+            item = item.with_workup()
         try:
-            truth = kb.resolve_condition(item.diagnosis)
+            truth = kb.resolve_condition(diagnosis)
             query = normalise_query(kb, item.present, item.absent, item.age_years, item.onset)
         except OmsError as err:
             n_skipped += 1
             n_errors += 1
             skip(Skipped(item.id, item.line, clip(err.message), True))
             continue
-        results = rank(kb, query).results
+        ranking = rank(kb, query, contributions=False)
+        results = ranking.results
         probs = {r.id: r.probability for r in results}
+        if truth in cant_miss_ids:
+            cant_miss_cases += 1
+            cant_miss_caught += probs[truth] >= cant_miss_threshold
+        probs[OTHER] = ranking.other_probability
         position = next(r.rank for r in results if r.id == truth)
         overall.add(position, probs[truth])
         by_condition[truth].add(position, probs[truth])
@@ -180,6 +203,9 @@ def evaluate(kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError]) -> Ev
         per_condition=tuple(per_condition),
         confusion=confusion,
         calibration=calibration,
+        cant_miss_recall=cant_miss_caught / cant_miss_cases if cant_miss_cases else None,
+        cant_miss_cases=cant_miss_cases,
+        with_workup=with_workup,
         skipped=tuple(skipped),
         n_skipped=n_skipped,
         n_errors=n_errors,

@@ -94,6 +94,17 @@ class Case(NamedTuple):
     diagnosis: str | None = None
     warnings: tuple[str, ...] = ()
     source: str | None = None
+    workup_present: tuple[str, ...] = ()  # test results, positive; used only when asked for (stage 2)
+    workup_absent: tuple[str, ...] = ()  # tests done and normal
+
+    def with_workup(self) -> Case:
+        """The case after its work-up: test results added to the findings."""
+        return self._replace(
+            present=(*self.present, *self.workup_present),
+            absent=(*self.absent, *self.workup_absent),
+            workup_present=(),
+            workup_absent=(),
+        )
 
 
 class CaseError(NamedTuple):
@@ -143,7 +154,8 @@ def _age(value: Any) -> float | None:
 
 
 def case_from_object(obj: Any, line: int, source: str | None = None) -> Case:
-    """A case from one parsed JSON object (keys id, present, absent, age_years, onset, diagnosis)."""
+    """A case from one parsed JSON object (keys id, present, absent, workup_present, workup_absent, age_years, onset,
+    diagnosis)."""
     if not isinstance(obj, dict):
         raise InputError(f"expected a JSON object, got {type(obj).__name__}")
     onset = obj.get("onset")
@@ -160,6 +172,8 @@ def case_from_object(obj: Any, line: int, source: str | None = None) -> Case:
         diagnosis if isinstance(diagnosis, str) else None,
         (),
         source,
+        _terms(obj, "workup_present"),
+        _terms(obj, "workup_absent"),
     )
 
 

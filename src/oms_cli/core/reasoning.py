@@ -1,33 +1,36 @@
-"""Reasoning beyond the ranked list: explanation ledgers, can't-miss panel, next best findings, criteria check."""
+"""Reasoning beyond the ranked list: explanation ledgers, the can't-miss panel, what to ask or examine next and
+which test to order next, and formal criteria."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from oms_cli.core.engine import age_band, rank, tables
+from oms_cli.core.engine import OTHER, Query, age_band, posterior, rank, tables
 
 if TYPE_CHECKING:
-    from oms_cli.core.engine import Query, Ranking, ScoredCondition
+    from oms_cli.core.engine import Contribution, Ranking, ScoredCondition, Term
     from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase
 
 DEFAULT_CANT_MISS_THRESHOLD = 0.01
 
-
 # ----------------------------------------------------------------------------- explanation ledger
+
+TermKind = Literal["prior", "age", "onset", "finding", "test", "group", "correction", "composite"]
 
 
 class LedgerTerm(NamedTuple):
     """One additive term of a condition's log score, with the probability and the source behind it."""
 
-    kind: Literal["prior", "age", "onset", "finding"]
-    label: str
+    kind: TermKind
+    label: str  # a finding or group id for finding, test and group terms; words otherwise
     probability: float
     log_value: float
     refs: tuple[str, ...] = ()
     estimate: str | None = None
     note: str | None = None
     state: str | None = None
+    given: str | None = None  # what a finding's probability is conditional on (a broader finding, group, onset)
     p_others: float | None = None
     log_lr: float | None = None
 
@@ -46,75 +49,129 @@ class Ledger(NamedTuple):
         return self.log_joint - self.log_evidence
 
 
-def _term(
-    kind: Literal["prior", "age", "onset", "finding"],
-    label: str,
-    probability: float,
-    log_value: float,
-    ev: Cited | None,
-    note: str | None = None,
-    state: str | None = None,
-    p_others: float | None = None,
-    log_lr: float | None = None,
-) -> LedgerTerm:
-    return LedgerTerm(
-        kind=kind,
-        label=label,
-        probability=probability,
-        log_value=log_value,
-        refs=tuple(ev.refs) if ev else (),
-        estimate=ev.estimate if ev else None,
-        note=note if note is not None else (ev.note if ev else None),
-        state=state,
-        p_others=p_others,
-        log_lr=log_lr,
+def _source(ev: Cited | None, note: str | None = None) -> dict[str, object]:
+    return {
+        "refs": tuple(ev.refs) if ev else (),
+        "estimate": ev.estimate if ev else None,
+        "note": note if note is not None else (ev.note if ev else None),
+    }
+
+
+def merged(child: Cited, adult: Cited) -> tuple[Cited, str | None]:
+    """One source for a number read for an unknown age (the mean of the child and adult values)."""
+    if child == adult:
+        return child, None
+    estimates = [f"{who}: {ev.estimate}" for who, ev in (("children", child), ("adults", adult)) if ev.estimate]
+    both = child._replace(
+        value=(child.value + adult.value) / 2.0,
+        refs=tuple(dict.fromkeys([*child.refs, *adult.refs])),
+        estimate=" ".join(estimates) or None,
+        note=None,
     )
+    return both, "mean of the child and adult values"
+
+
+def _at_age(by_age: dict[str, Cited], group: str | None) -> tuple[Cited, str | None]:
+    if group is None:
+        return merged(by_age["child"], by_age["adult"])
+    return by_age[group], None
 
 
 def build_ledger(kb: CompiledKnowledgeBase, ranking: Ranking, scored: ScoredCondition) -> Ledger:
     """The explanation ledger of one ranked condition; its terms add up to the reported posterior."""
+    t = tables(kb)
+    k = t.index[scored.id]
     c = kb.condition(scored.id)
-    q = ranking.query
-    prior = math.exp(scored.log_prior)
+    q, known, group = ranking.query, ranking.known, ranking.age_group
     terms: list[LedgerTerm] = []
-    if ranking.age_group == "child":
-        terms.append(_term("prior", "prior (children)", prior, scored.log_prior, c.prior["child"]))
-    elif ranking.age_group == "adult":
-        terms.append(_term("prior", "prior (adults)", prior, scored.log_prior, c.prior["adult"]))
-    else:
-        # Unknown age: the mean of the two priors, so both sources (and any estimate rationale) apply.
-        child, adult = c.prior["child"], c.prior["adult"]
-        estimates = [f"{who}: {ev.estimate}" for who, ev in (("children", child), ("adults", adult)) if ev.estimate]
-        both = child._replace(
-            refs=tuple(dict.fromkeys([*child.refs, *adult.refs])), estimate=" ".join(estimates) or None, note=None
-        )
-        terms.append(
-            _term("prior", "prior (age unknown)", prior, scored.log_prior, both, "mean of the child and adult priors")
-        )
+    prior, prior_note = _at_age(c.prior, group)
+    label = {"child": "prior (children)", "adult": "prior (adults)", None: "prior (age unknown)"}[group]
+    terms.append(LedgerTerm("prior", label, math.exp(scored.log_prior), scored.log_prior, **_source(prior, prior_note)))  # type: ignore[arg-type]
     if q.age_years is not None:
         band = age_band(kb, q.age_years)
-        ev = c.age[band]
-        terms.append(_term("age", f"age band {band} y", math.exp(scored.log_age), scored.log_age, ev))
-    if q.onset is not None:
-        ev = c.onset[q.onset]
-        terms.append(_term("onset", f"onset {q.onset}", math.exp(scored.log_onset), scored.log_onset, ev))
-    for contrib in scored.contributions:
-        listed = c.findings.get(contrib.finding)
         terms.append(
-            _term(
-                "finding",
-                contrib.finding,
-                contrib.p_condition,
-                math.log(contrib.p_condition),
-                listed if listed is not None else kb.leak,
-                None if listed is not None else "not listed for this condition: the leak probability is used",
-                state=contrib.state,
-                p_others=contrib.p_others,
-                log_lr=contrib.log_lr,
-            )
+            LedgerTerm("age", f"age band {band} y", math.exp(scored.log_age), scored.log_age, **_source(c.age[band]))  # type: ignore[arg-type]
         )
-    log_joint = math.fsum(t.log_value for t in terms)
+    if known.onset is not None:
+        note = f"implied by {known.onset_implied_by}" if known.onset_implied_by else None
+        ev = c.onset[known.onset]
+        terms.append(
+            LedgerTerm(
+                "onset", f"onset {known.onset}", math.exp(scored.log_onset), scored.log_onset,
+                **_source(ev, f"{note}; {ev.note}" if note and ev.note else note),  # type: ignore[arg-type]
+            )
+        )  # fmt: skip
+    contributions = {(x.finding, x.state): x for x in scored.contributions}
+    terms += [_finding_term(kb, term, k, group, contributions) for term in ranking.terms]
+    log_joint = math.fsum(x.log_value for x in terms)
     return Ledger(scored.id, tuple(terms), log_joint, ranking.log_evidence, scored.probability)
+
+
+def _finding_term(
+    kb: CompiledKnowledgeBase, term: Term, k: int, group: str | None, contributions: dict[tuple[str, str], Contribution]
+) -> LedgerTerm:
+    c = kb.conditions[k]
+    value = term.logs[k]
+    note: str | None
+    ev: Cited
+    if term.kind == "composite":
+        comp = kb.composite(term.node)
+        listed = c.composites.get(term.node)
+        result = comp.positive if term.state == "positive" else comp.negative
+        contrib = contributions.get((term.node, term.state or ""))
+        extra = {
+            "state": term.state,
+            "p_others": getattr(contrib, "p_others", None),
+            "log_lr": getattr(contrib, "log_lr", None),
+        }
+        if listed is not None:
+            ev, note = _at_age(listed, group)
+            note = f"{comp.label}: {result}, scored as a whole in place of its signs" + (f"; {note}" if note else "")
+            return LedgerTerm("composite", term.node, math.exp(value), value, **_source(ev, note), **extra)  # type: ignore[arg-type]
+        note = f"{comp.label}: {result}; no figure for this condition, so from its signs' frequencies"
+        return LedgerTerm("composite", term.node, math.exp(value), value, note=note, **extra)  # type: ignore[arg-type]
+    if term.kind in ("group", "correction"):
+        if term.kind == "group":
+            g = kb.group(term.node)
+            listed = c.groups.get(term.node)
+            if listed is not None:
+                ev, note = _at_age(listed, group)
+                note = f"how {term.given} already entered changes the finding above (they overlap: {g.label}); " + (
+                    f"at least one of them: {ev.value:g}"
+                )
+            else:
+                ev = g.dependence
+                note = (
+                    f"how {term.given} already entered changes the finding above (they overlap: {g.label}), from "
+                    "their frequencies and how strongly they go together"
+                )
+            return LedgerTerm("group", term.node, math.exp(value), value, **_source(ev, note), given=term.given)  # type: ignore[arg-type]
+        note = f"how {term.given} already entered changes the finding above (both within {term.node}, which is unknown)"
+        return LedgerTerm("correction", term.node, math.exp(value), value, note=note, given=term.given)
+    listed_by_age = c.findings.get(term.node)
+    finding = kb.finding(term.node)
+    if listed_by_age is not None:
+        ev, note = _at_age(listed_by_age, group)
+    elif finding.within is not None:
+        ev, note = _at_age(finding.background, group)
+        note = f"not listed: the background share of {finding.within} (background rate {ev.value:g})"
+    else:
+        ev, note = _at_age(finding.background, group)
+        note = f"not listed: the background rate among presenting patients ({ev.value:g})"
+    if term.given is not None:
+        note = f"conditional on {term.given}" + (f"; {note}" if note else "")
+    contrib = contributions.get((term.node, term.state or ""))
+    return LedgerTerm(
+        term.kind,  # type: ignore[arg-type]
+        term.node,
+        math.exp(value),
+        value,
+        **_source(ev, note),  # type: ignore[arg-type]
+        state=term.state,
+        given=term.given,
+        p_others=getattr(contrib, "p_others", None),
+        log_lr=getattr(contrib, "log_lr", None),
+    )
 
 
 # ----------------------------------------------------------------------------- can't-miss panel
@@ -143,13 +200,14 @@ def cant_miss_panel(
     return tuple(out)
 
 
-# ----------------------------------------------------------------------------- next best findings
+# ----------------------------------------------------------------------------- what to ask, examine or order next
 
 
 class NextFinding(NamedTuple):
-    """A finding not yet entered, how likely it is now, and what knowing it would do to the differential."""
+    """A finding (or test) not yet known, how likely it is now, and what knowing it would do to the differential."""
 
     finding: str
+    kind: str
     p_present: float
     info_gain_bits: float
     if_present: tuple[tuple[str, float], ...]
@@ -166,31 +224,49 @@ def _top(ids: list[str], ps: list[float], n: int = 3) -> tuple[tuple[str, float]
     return tuple((ids[i], ps[i]) for i in order)
 
 
+def _distribution(joints: list[float]) -> list[float]:
+    top = max(joints)
+    ws = [math.exp(x - top) for x in joints]
+    total = math.fsum(ws)
+    return [w / total for w in ws]
+
+
 def next_findings(
     kb: CompiledKnowledgeBase, ranking: Ranking, exclude: frozenset[str] = frozenset()
 ) -> tuple[NextFinding, ...]:
-    """Findings not yet entered, ranked by expected information gain (drop in posterior entropy)."""
-    ids = [r.id for r in ranking.results]
-    post = [r.probability for r in ranking.results]
+    """Findings and tests whose state is not known yet, by expected information gain (drop in the entropy of the
+    distribution over the conditions and other causes). A finding's chance of being present for each outcome is
+    exact under the model: the ratio of the joint probabilities with and without it."""
+    from oms_cli.errors import InputError
+
     t = tables(kb)
-    rows = [t.index[cid] for cid in ids]
+    known, q = ranking.known, ranking.query
+    base = posterior(kb, q, known)
+    post = _distribution(base.joints)
+    ids = [c.id for c in kb.conditions] + [OTHER]
     h0 = entropy_bits(post)
-    asked = set(ranking.query.present) | set(ranking.query.absent) | set(exclude)
     out: list[NextFinding] = []
     for fid in kb.finding_ids:
-        if fid in asked:
+        if fid in known.present or fid in known.absent or fid in exclude:
             continue
-        given = t.present_given[fid]
-        lik = [given[i] for i in rows]
-        p_yes = math.fsum(p * q for p, q in zip(post, lik, strict=True))
+        try:
+            with_it = Query((*q.present, fid), q.absent, q.age_years, q.onset)
+            yes = posterior(kb, with_it)
+        except InputError:
+            continue  # contradicts what is known (through nesting or the onset): not worth asking
+        lik = [min(max(math.exp(a - b), 0.0), 1.0) for a, b in zip(yes.joints, base.joints, strict=True)]
+        p_yes = math.fsum(p * x for p, x in zip(post, lik, strict=True))
         if not 0.0 < p_yes < 1.0:
             continue
-        yes = [p * q / p_yes for p, q in zip(post, lik, strict=True)]
-        no = [p * (1.0 - q) / (1.0 - p_yes) for p, q in zip(post, lik, strict=True)]
-        gain = h0 - (p_yes * entropy_bits(yes) + (1.0 - p_yes) * entropy_bits(no))
+        if_yes = [p * x / p_yes for p, x in zip(post, lik, strict=True)]
+        if_no = [p * (1.0 - x) / (1.0 - p_yes) for p, x in zip(post, lik, strict=True)]
+        gain = h0 - (p_yes * entropy_bits(if_yes) + (1.0 - p_yes) * entropy_bits(if_no))
         if gain <= 1e-12:
             continue
-        out.append(NextFinding(fid, p_yes, gain, _top(ids, yes), _top(ids, no)))
+        conditions = ids[:-1]
+        out.append(
+            NextFinding(fid, t.kind[fid], p_yes, gain, _top(conditions, if_yes[:-1]), _top(conditions, if_no[:-1]))
+        )
     out.sort(key=lambda n: (-n.info_gain_bits, n.finding))
     return tuple(out)
 
@@ -236,15 +312,17 @@ class CriteriaCheck(NamedTuple):
 
 
 def check_criteria(kb: CompiledKnowledgeBase, query: Query) -> tuple[CriteriaCheck, ...]:
-    """Every criterion set on which at least one entered finding bears, item by item."""
-    present, absent = set(query.present), set(query.absent)
+    """Every criterion set on which at least one entered (or implied) finding bears, item by item."""
+    from oms_cli.core.engine import implications
+
+    known = implications(kb, query)
     out: list[CriteriaCheck] = []
     for c in kb.conditions:
         for crit in c.criteria:
             items: list[ItemCheck] = []
             for item in crit.items:
-                hits = tuple(f for f in item.findings if f in present)
-                misses = tuple(f for f in item.findings if f in absent)
+                hits = tuple(f for f in item.findings if f in known.present)
+                misses = tuple(f for f in item.findings if f in known.absent)
                 if hits:
                     items.append(ItemCheck(item.id, item.text, "met", hits))
                 elif item.findings and len(misses) == len(item.findings):
@@ -264,10 +342,12 @@ class Analysis(NamedTuple):
 
     ranking: Ranking
     cant_miss: tuple[CantMissAlert, ...]
-    next_findings: tuple[NextFinding, ...]
+    next_findings: tuple[NextFinding, ...]  # history and examination: what to ask or examine next
+    next_tests: tuple[NextFinding, ...]  # work-up results: which test to order next
     criteria: tuple[CriteriaCheck, ...]
     cant_miss_threshold: float
     ledgers: dict[str, Ledger]  # by condition id; empty unless asked for
+    entropy_bits: float  # the uncertainty left over the conditions and other causes
 
 
 def analyse(
@@ -277,14 +357,17 @@ def analyse(
     exclude: frozenset[str] = frozenset(),
     explain: bool = False,
 ) -> Analysis:
-    """Rank every condition and derive the can't-miss panel, next best findings, criteria checks and, when
-    `explain` is set, the explanation ledger of every condition."""
+    """Rank every condition and derive the can't-miss panel, what to ask and test next, criteria checks and,
+    when `explain` is set, the explanation ledger of every condition."""
     ranking = rank(kb, query)
+    candidates = next_findings(kb, ranking, exclude)
     return Analysis(
         ranking=ranking,
         cant_miss=cant_miss_panel(kb, ranking, cant_miss_threshold),
-        next_findings=next_findings(kb, ranking, exclude),
+        next_findings=tuple(n for n in candidates if n.kind != "test"),
+        next_tests=tuple(n for n in candidates if n.kind == "test"),
         criteria=check_criteria(kb, query),
         cant_miss_threshold=cant_miss_threshold,
         ledgers={r.id: build_ledger(kb, ranking, r) for r in ranking.results} if explain else {},
+        entropy_bits=entropy_bits([r.probability for r in ranking.results] + [ranking.other_probability]),
     )

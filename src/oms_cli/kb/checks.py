@@ -4,21 +4,44 @@ report that runs every check to the end."""
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from oms_cli.errors import KnowledgeBaseError, Problem
-from oms_cli.kb.terms import normalise
 
-if TYPE_CHECKING:
-    from oms_cli.kb.schema import Condition, Evidence, KnowledgeBase
+# pydantic is loaded by whoever runs these checks (a cache miss, `kb validate`): the schema types are plain imports.
+from oms_cli.kb.schema import ByAge, Condition, Evidence, KnowledgeBase
+from oms_cli.kb.terms import ADULT_AGE_YEARS, normalise
+
+
+def _by_age(ev: Evidence | ByAge) -> list[tuple[str, Evidence]]:
+    return [("child", ev.child), ("adult", ev.adult)] if isinstance(ev, ByAge) else [("", ev)]
+
+
+def values_by_age(ev: Evidence | ByAge) -> dict[str, float]:
+    """A frequency for children and for adults (the same one twice when the file gives one)."""
+    if isinstance(ev, ByAge):
+        return {"child": ev.child.value, "adult": ev.adult.value}
+    return {"child": ev.value, "adult": ev.value}
 
 
 def evidence_items(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
     """Every number of the knowledge base with its JSON path."""
-    yield "leak_probability", kb.leak_probability
+    for i, f in enumerate(kb.findings):
+        for age, ev in _by_age(f.background):
+            yield f"findings[{i}].background" + (f".{age}" if age else ""), ev
+    for i, g in enumerate(kb.finding_groups):
+        yield f"finding_groups[{i}].dependence", g.dependence
+    for band, ev in kb.other.age_profile.items():
+        yield f"other.age_profile.{band}", ev
+    for onset, ev in kb.other.onset_profile.items():
+        yield f"other.onset_profile.{onset}", ev
+    for xid, xev in kb.other.composites.items():
+        for age, ev in _by_age(xev):
+            yield f"other.composites.{xid}" + (f".{age}" if age else ""), ev
     for i, c in enumerate(kb.conditions):
         base = f"conditions[{i}]"
         yield f"{base}.prior.child", c.prior.child
@@ -27,8 +50,15 @@ def evidence_items(kb: KnowledgeBase) -> Iterator[tuple[str, Evidence]]:
             yield f"{base}.age_profile.{band}", ev
         for onset, ev in c.onset_profile.items():
             yield f"{base}.onset_profile.{onset}", ev
-        for fid, ev in c.findings.items():
-            yield f"{base}.findings.{fid}", ev
+        for fid, fev in c.findings.items():
+            for age, ev in _by_age(fev):
+                yield f"{base}.findings.{fid}" + (f".{age}" if age else ""), ev
+        for gid, gev in c.groups.items():
+            for age, ev in _by_age(gev):
+                yield f"{base}.groups.{gid}" + (f".{age}" if age else ""), ev
+        for xid, xev in c.composites.items():
+            for age, ev in _by_age(xev):
+                yield f"{base}.composites.{xid}" + (f".{age}" if age else ""), ev
 
 
 CARD_SECTIONS = ("look_for", "diagnostic_pearls", "differential_pitfalls", "management_pearls", "therapy")
@@ -39,6 +69,9 @@ def citations(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
     for path, ev in evidence_items(kb):
         for j, ref in enumerate(ev.refs):
             yield f"{path}.refs[{j}]", ref
+    for who, pop in (("child", kb.populations.child), ("adult", kb.populations.adult)):
+        for j, ref in enumerate(pop.refs):
+            yield f"populations.{who}.refs[{j}]", ref
     for i, c in enumerate(kb.conditions):
         base = f"conditions[{i}]"
         for j, ref in enumerate(c.synopsis_refs):
@@ -91,10 +124,140 @@ def _duplicates(items: Iterable[tuple[str, str]]) -> Iterator[Problem]:
             seen[key] = path
 
 
+def _age_band_problems(kb: KnowledgeBase) -> list[Problem]:
+    """Age bands must cover 0 to 120 years without a gap or an overlap, children's bands below 18."""
+    problems: list[Problem] = []
+    bands = sorted(enumerate(kb.age_bands), key=lambda ib: ib[1].min_years)
+    edge = 0.0
+    for i, b in bands:
+        if b.min_years >= b.max_years:
+            problems.append(Problem(f"age_bands[{i}]", "min_years must be below max_years"))
+        elif b.min_years != edge:
+            what = "gap" if b.min_years > edge else "overlap"
+            problems.append(Problem(f"age_bands[{i}]", f"{what} between {edge:g} and {b.min_years:g} years"))
+        if (b.group == "child") != (b.max_years <= ADULT_AGE_YEARS):
+            problems.append(
+                Problem(
+                    f"age_bands[{i}].group",
+                    f"a {b.group} band must lie {'below' if b.group == 'child' else 'from'} 18 years",
+                )
+            )
+        edge = max(edge, b.max_years)
+    if edge != 120:
+        problems.append(Problem("age_bands", f"the bands end at {edge:g} years, not 120"))
+    return problems
+
+
+def _structure_problems(kb: KnowledgeBase) -> list[Problem]:
+    """The nesting of findings and the finding groups: what points where, and that it forms trees."""
+    problems: list[Problem] = []
+    finding_ids = {f.id for f in kb.findings}
+    parent: dict[str, str] = {}
+    for i, f in enumerate(kb.findings):
+        if f.within is not None:
+            if f.within not in finding_ids:
+                problems.append(Problem(f"findings[{i}].within", f"unknown finding id {f.within!r}"))
+            else:
+                parent[f.id] = f.within
+    for i, g in enumerate(kb.finding_groups):
+        if g.id in finding_ids:
+            problems.append(Problem(f"finding_groups[{i}].id", f"{g.id!r} is also a finding id"))
+        for k, m in enumerate(g.members):
+            if m not in finding_ids:
+                problems.append(Problem(f"finding_groups[{i}].members[{k}]", f"unknown finding id {m!r}"))
+            elif m in parent:
+                problems.append(Problem(f"finding_groups[{i}].members[{k}]", f"{m!r} already belongs to {parent[m]!r}"))
+            else:
+                parent[m] = g.id
+    for i, comp in enumerate(kb.composites):
+        for k, sign in enumerate(comp.signs):
+            if sign.finding not in finding_ids:
+                problems.append(Problem(f"composites[{i}].signs[{k}].finding", f"unknown finding id {sign.finding!r}"))
+        for k, fid in enumerate(comp.applies_when):
+            if fid not in finding_ids:
+                problems.append(Problem(f"composites[{i}].applies_when[{k}]", f"unknown finding id {fid!r}"))
+    for fid in parent:  # no cycles: every chain of parents ends
+        seen = {fid}
+        node = parent.get(fid)
+        while node is not None:
+            if node in seen:
+                problems.append(Problem("findings", f"the nesting of {fid!r} is circular"))
+                break
+            seen.add(node)
+            node = parent.get(node)
+    by_id = {f.id: f for f in kb.findings}
+    for i, f in enumerate(kb.findings):
+        if f.within in by_id:
+            mine, theirs = values_by_age(f.background), values_by_age(by_id[f.within].background)
+            problems += [
+                Problem(f"findings[{i}].background", f"{age}: above that of the broader {f.within!r}")
+                for age in ("child", "adult")
+                if mine[age] > theirs[age]
+            ]
+    return problems
+
+
+def _condition_problems(kb: KnowledgeBase, i: int, c: Condition) -> list[Problem]:
+    """A condition's frequencies against the vocabulary, the nesting, the groups and the onset profile."""
+    base = f"conditions[{i}]"
+    problems: list[Problem] = []
+    by_id = {f.id: f for f in kb.findings}
+    groups = {g.id: g for g in kb.finding_groups}
+    problems += [
+        Problem(f"{base}.findings.{fid}", f"unknown finding id {fid!r}") for fid in c.findings if fid not in by_id
+    ]
+    problems += [
+        Problem(f"{base}.groups.{gid}", f"unknown finding group {gid!r}") for gid in c.groups if gid not in groups
+    ]
+    onset_total = math.fsum(e.value for e in c.onset_profile.values())
+    for fid, ev in c.findings.items():
+        f = by_id.get(fid)
+        if f is None:
+            continue
+        if f.within is not None:
+            if f.within not in c.findings:
+                problems.append(Problem(f"{base}.findings.{fid}", f"listed without the broader {f.within!r}"))
+            else:
+                mine, theirs = values_by_age(ev), values_by_age(c.findings[f.within])
+                problems += [
+                    Problem(f"{base}.findings.{fid}", f"{age}: above the broader {f.within!r}")
+                    for age in ("child", "adult")
+                    if mine[age] > theirs[age] + 1e-12
+                ]
+        if f.implies_onset is not None:
+            share = c.onset_profile[f.implies_onset].value / onset_total
+            if max(values_by_age(ev).values()) > share + 1e-12:
+                problems.append(
+                    Problem(
+                        f"{base}.findings.{fid}",
+                        f"above the share of {f.implies_onset} onsets ({share:.3g}) it implies",
+                    )
+                )
+    for gid, ev in c.groups.items():
+        g = groups.get(gid)
+        if g is None:
+            continue
+        for age, value in values_by_age(ev).items():
+            members = [
+                values_by_age(c.findings[m])[age] if m in c.findings else values_by_age(by_id[m].background)[age]
+                for m in g.members
+                if m in by_id
+            ]
+            if members and not max(members) - 1e-12 <= value <= min(1.0, math.fsum(members)) + 1e-12:
+                problems.append(
+                    Problem(
+                        f"{base}.groups.{gid}",
+                        f"{age}: must lie between its commonest member and the sum of its members",
+                    )
+                )
+    return problems
+
+
 def cross_check(kb: KnowledgeBase) -> list[Problem]:
-    """Problems that the per-field schema cannot see: ids, references and vocabulary links."""
+    """Problems that the per-field schema cannot see: ids, references, vocabulary links, nesting, sums."""
     problems: list[Problem] = []
     problems += _duplicates((f"findings[{i}].id", f.id) for i, f in enumerate(kb.findings))
+    problems += _duplicates((f"finding_groups[{i}].id", g.id) for i, g in enumerate(kb.finding_groups))
     problems += _duplicates((f"conditions[{i}].id", c.id) for i, c in enumerate(kb.conditions))
     problems += _duplicates((f"references[{i}].id", r.id) for i, r in enumerate(kb.references))
     problems += _duplicates((f"age_bands[{i}].id", b.id) for i, b in enumerate(kb.age_bands))
@@ -113,9 +276,8 @@ def cross_check(kb: KnowledgeBase) -> list[Problem]:
         names += [(f"conditions[{i}]", t) for t in sorted(own)]
     problems += [Problem(p.path, "name " + p.message + " names two conditions") for p in _duplicates(names)]
 
-    for i, b in enumerate(kb.age_bands):
-        if b.min_years >= b.max_years:
-            problems.append(Problem(f"age_bands[{i}]", "min_years must be below max_years"))
+    problems += _age_band_problems(kb)
+    problems += _structure_problems(kb)
 
     ref_ids = {r.id for r in kb.references}
     problems += [
@@ -123,16 +285,26 @@ def cross_check(kb: KnowledgeBase) -> list[Problem]:
     ]
     finding_ids = {f.id for f in kb.findings}
     band_ids = [b.id for b in kb.age_bands]
-    for i, c in enumerate(kb.conditions):
-        for fid in c.findings:
-            if fid not in finding_ids:
-                problems.append(Problem(f"conditions[{i}].findings.{fid}", f"unknown finding id {fid!r}"))
-        missing = [b for b in band_ids if b not in c.age_profile]
-        extra = [b for b in c.age_profile if b not in band_ids]
+    for where, profile in [("other.age_profile", kb.other.age_profile)] + [
+        (f"conditions[{i}].age_profile", c.age_profile) for i, c in enumerate(kb.conditions)
+    ]:
+        missing = [b for b in band_ids if b not in profile]
         if missing:
-            problems.append(Problem(f"conditions[{i}].age_profile", f"missing age band(s): {', '.join(missing)}"))
-        problems += [Problem(f"conditions[{i}].age_profile.{band}", f"unknown age band {band!r}") for band in extra]
+            problems.append(Problem(where, f"missing age band(s): {', '.join(missing)}"))
+        problems += [
+            Problem(f"{where}.{band}", f"unknown age band {band!r}") for band in profile if band not in band_ids
+        ]
+    for i, c in enumerate(kb.conditions):
+        problems += _condition_problems(kb, i, c)
         problems += _check_card(kb, i, c, finding_ids)
+    for group in ("child", "adult"):
+        total = math.fsum(getattr(c.prior, group).value for c in kb.conditions)
+        if total >= 1.0:
+            problems.append(
+                Problem(
+                    "conditions", f"the {group} priors add up to {total:.3g}: they must leave a share for other causes"
+                )
+            )
     return problems
 
 
@@ -178,6 +350,8 @@ def icd10cm_problems(kb: KnowledgeBase) -> list[Problem]:
             path = f"conditions[{i}].codes[{j}]"
             if not icd.is_valid_item(code.code):
                 problems.append(Problem(f"{path}.code", f"{code.code!r} is not an ICD-10-CM code"))
+            elif not icd.is_leaf(code.code):
+                problems.append(Problem(f"{path}.code", f"{code.code!r} is not billable: it has subcodes"))
             elif icd.get_description(code.code).lower() != code.label.lower():
                 official = icd.get_description(code.code)
                 problems.append(Problem(f"{path}.label", f"label differs from the official {official!r}"))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from oms_cli.kb import schema
 
 # Bumped whenever the records below change shape, so that old cache entries are rebuilt rather than misread.
-COMPILED_FORMAT = "4"
+COMPILED_FORMAT = "7"
 _RESOLVED_MEMO = 4096
 
 
@@ -31,15 +31,61 @@ class Cited(NamedTuple):
     note: str | None
 
 
+ByAge = dict[str, Cited]  # keyed by age group, "child" and "adult" (the same record twice when the file gives one)
+
+
 class Finding(NamedTuple):
-    """A vocabulary entry: what the CLI shows and resolves for one finding."""
+    """A vocabulary entry: what it means, how it is named, where it nests, and how common it is in general."""
 
     id: str
     label: str
-    kind: str
+    kind: str  # history, eye, motor, systemic, behaviour, or test (a work-up result)
     definition: str
     synonyms: tuple[str, ...]
     hpo: str | None
+    within: str | None  # the broader finding this one is a kind of
+    implies_onset: str | None  # the onset tempo entering this finding implies
+    burden: str | None  # tests: what it costs the patient
+    background: ByAge  # frequency among all presenting patients; used where a condition does not list it
+
+
+class Group(NamedTuple):
+    """Findings that overlap without nesting; at least one member present is the group's event."""
+
+    id: str
+    label: str
+    definition: str
+    members: tuple[str, ...]
+    dependence: Cited
+
+
+class Composite(NamedTuple):
+    """An examination scored as a whole once every sign is known (the HINTS examination)."""
+
+    id: str
+    label: str
+    definition: str
+    positive: str
+    negative: str
+    signs: tuple[tuple[str, str], ...]  # (finding id, the state that makes the composite positive)
+    applies_when: tuple[str, ...]
+
+
+class Other(NamedTuple):
+    """Presentations with a cause outside the knowledge base: its age and onset profile (findings: background)."""
+
+    label: str
+    description: str
+    age: dict[str, Cited]
+    onset: dict[str, Cited]
+    composites: dict[str, ByAge]
+
+
+class Population(NamedTuple):
+    """Who the priors and background rates describe, for one age group."""
+
+    description: str
+    refs: tuple[str, ...]
 
 
 class AgeBand(NamedTuple):
@@ -121,10 +167,12 @@ class Condition(NamedTuple):
     cant_miss: bool
     cant_miss_reason: str
     excluding_test: str | None
-    prior: dict[str, Cited]  # keyed by age group: child, adult
+    prior: ByAge  # share of all presentations in each population
     age: dict[str, Cited]  # keyed by age band id
     onset: dict[str, Cited]  # keyed by onset tempo
-    findings: dict[str, Cited]  # keyed by finding id
+    findings: dict[str, ByAge]  # keyed by finding id
+    groups: dict[str, ByAge]  # frequency of at least one member, keyed by group id
+    composites: dict[str, ByAge]  # frequency of a positive composite examination, keyed by composite id
     codes: tuple[Code, ...]
     synopsis: str
     synopsis_refs: tuple[str, ...]
@@ -147,24 +195,32 @@ class CompiledKnowledgeBase:
         source: str,
         content_key: str,
         kb_version: str,
-        leak: Cited,
+        populations: dict[str, Population],
         bands: tuple[AgeBand, ...],
         findings: tuple[Finding, ...],
+        groups: tuple[Group, ...],
+        composites: tuple[Composite, ...],
         conditions: tuple[Condition, ...],
+        other: Other,
         references: tuple[Reference, ...],
         terms: tuple[dict[str, str], dict[str, str]] | None = None,
     ) -> None:
         self.source = source
         self.content_key = content_key
         self.kb_version = kb_version
-        self.leak = leak
+        self.populations = populations
         self.bands = bands
         self.findings = findings
+        self.groups = groups
+        self.composites = composites
         self.conditions = conditions
+        self.other = other
         self.references = references
         self.finding_ids = tuple(f.id for f in findings)
         self.condition_ids = tuple(c.id for c in conditions)
         self._findings_by_id = {f.id: f for f in findings}
+        self._groups_by_id = {g.id: g for g in groups}
+        self._composites_by_id = {x.id: x for x in composites}
         self._conditions_by_id = {c.id: c for c in conditions}
         self._references_by_id = {r.id: r for r in references}
         # Term tables map every normalised id, label, synonym, alias and code to a canonical id; they are derived
@@ -175,6 +231,14 @@ class CompiledKnowledgeBase:
     def finding(self, finding_id: str) -> Finding:
         """The vocabulary entry of a canonical finding id."""
         return self._findings_by_id[finding_id]
+
+    def group(self, group_id: str) -> Group:
+        """The finding group of a group id."""
+        return self._groups_by_id[group_id]
+
+    def composite(self, composite_id: str) -> Composite:
+        """The composite examination of an id."""
+        return self._composites_by_id[composite_id]
 
     def condition(self, condition_id: str) -> Condition:
         """The condition of a canonical condition id."""
@@ -217,10 +281,13 @@ class CompiledKnowledgeBase:
             "compiled_format": COMPILED_FORMAT,
             "content_key": self.content_key,
             "kb_version": self.kb_version,
-            "leak": _plain(self.leak),
+            "populations": _plain(self.populations),
             "bands": _plain(self.bands),
             "findings": _plain(self.findings),
+            "groups": _plain(self.groups),
+            "composites": _plain(self.composites),
             "conditions": _plain(self.conditions),
+            "other": _plain(self.other),
             "references": _plain(self.references),
             "finding_terms": self.finding_terms,
             "condition_terms": self.condition_terms,
@@ -247,6 +314,10 @@ def _cited(d: dict[str, Any]) -> Cited:
     return Cited(float(d["value"]), tuple(d["refs"]), d["estimate"], d["note"])
 
 
+def _by_age(d: dict[str, Any]) -> ByAge:
+    return {k: _cited(v) for k, v in d.items()}
+
+
 def _statements(items: list[dict[str, Any]]) -> tuple[Statement, ...]:
     return tuple(Statement(s["text"], tuple(s["refs"]), tuple(s["versus"])) for s in items)
 
@@ -259,10 +330,12 @@ def _condition(d: dict[str, Any]) -> Condition:
         cant_miss=bool(d["cant_miss"]),
         cant_miss_reason=d["cant_miss_reason"],
         excluding_test=d["excluding_test"],
-        prior={k: _cited(v) for k, v in d["prior"].items()},
+        prior=_by_age(d["prior"]),
         age={k: _cited(v) for k, v in d["age"].items()},
         onset={k: _cited(v) for k, v in d["onset"].items()},
-        findings={k: _cited(v) for k, v in d["findings"].items()},
+        findings={k: _by_age(v) for k, v in d["findings"].items()},
+        groups={k: _by_age(v) for k, v in d["groups"].items()},
+        composites={k: _by_age(v) for k, v in d["composites"].items()},
         codes=tuple(Code(x["system"], x["code"], x["label"], x["note"], tuple(x["refs"])) for x in d["codes"]),
         synopsis=d["synopsis"],
         synopsis_refs=tuple(d["synopsis_refs"]),
@@ -296,13 +369,47 @@ def from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
         source=source,
         content_key=data["content_key"],
         kb_version=data["kb_version"],
-        leak=_cited(data["leak"]),
+        populations={k: Population(p["description"], tuple(p["refs"])) for k, p in data["populations"].items()},
         bands=tuple(AgeBand(b["id"], float(b["min_years"]), float(b["max_years"]), b["group"]) for b in data["bands"]),
         findings=tuple(
-            Finding(f["id"], f["label"], f["kind"], f["definition"], tuple(f["synonyms"]), f["hpo"])
+            Finding(
+                f["id"],
+                f["label"],
+                f["kind"],
+                f["definition"],
+                tuple(f["synonyms"]),
+                f["hpo"],
+                f["within"],
+                f["implies_onset"],
+                f["burden"],
+                _by_age(f["background"]),
+            )
             for f in data["findings"]
         ),
+        groups=tuple(
+            Group(g["id"], g["label"], g["definition"], tuple(g["members"]), _cited(g["dependence"]))
+            for g in data["groups"]
+        ),
+        composites=tuple(
+            Composite(
+                x["id"],
+                x["label"],
+                x["definition"],
+                x["positive"],
+                x["negative"],
+                tuple((f, state) for f, state in x["signs"]),
+                tuple(x["applies_when"]),
+            )
+            for x in data["composites"]
+        ),
         conditions=tuple(_condition(c) for c in data["conditions"]),
+        other=Other(
+            data["other"]["label"],
+            data["other"]["description"],
+            {k: _cited(v) for k, v in data["other"]["age"].items()},
+            {k: _cited(v) for k, v in data["other"]["onset"].items()},
+            {k: _by_age(v) for k, v in data["other"]["composites"].items()},
+        ),
         references=tuple(Reference(**r) for r in data["references"]),
         terms=(dict(data["finding_terms"]), dict(data["condition_terms"])),
     )
@@ -335,6 +442,14 @@ def _c(ev: schema.Evidence) -> Cited:
     return Cited(ev.value, tuple(ev.refs), ev.estimate, ev.note)
 
 
+def _a(ev: schema.Evidence | schema.ByAge) -> ByAge:
+    child = getattr(ev, "child", None)  # a ByAge; the schema module (pydantic) is not imported at run time here
+    if child is None:
+        one = _c(ev)  # type: ignore[arg-type]
+        return {"child": one, "adult": one}
+    return {"child": _c(child), "adult": _c(ev.adult)}  # type: ignore[union-attr]
+
+
 def _st(items: Iterable[schema.Statement]) -> tuple[Statement, ...]:
     return tuple(Statement(s.text, tuple(s.refs), tuple(s.versus)) for s in items)
 
@@ -352,7 +467,9 @@ def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> Compiled
             prior={"child": _c(c.prior.child), "adult": _c(c.prior.adult)},
             age={b: _c(e) for b, e in c.age_profile.items()},
             onset={o: _c(e) for o, e in c.onset_profile.items()},
-            findings={f: _c(e) for f, e in c.findings.items()},
+            findings={f: _a(e) for f, e in c.findings.items()},
+            groups={g: _a(e) for g, e in c.groups.items()},
+            composites={x: _a(e) for x, e in c.composites.items()},
             codes=tuple(Code(x.system, x.code, x.label, x.note, tuple(x.refs)) for x in c.codes),
             synopsis=c.synopsis,
             synopsis_refs=tuple(c.synopsis_refs),
@@ -378,7 +495,13 @@ def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> Compiled
         )
         for c in kb.conditions
     )
-    findings = tuple(Finding(f.id, f.label, f.kind, f.definition, tuple(f.synonyms), f.hpo) for f in kb.findings)
+    findings = tuple(
+        Finding(
+            f.id, f.label, f.kind, f.definition, tuple(f.synonyms), f.hpo, f.within, f.implies_onset, f.burden,
+            _a(f.background),
+        )
+        for f in kb.findings
+    )  # fmt: skip
     curies = {
         c.id: [f"{prefix}:{code.code}" for code in c.codes for prefix in CURIE_PREFIXES.get(code.system, ())]
         for c in kb.conditions
@@ -387,10 +510,33 @@ def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> Compiled
         source=source,
         content_key=key,
         kb_version=kb.kb_version,
-        leak=_c(kb.leak_probability),
+        populations={
+            "child": Population(kb.populations.child.description, tuple(kb.populations.child.refs)),
+            "adult": Population(kb.populations.adult.description, tuple(kb.populations.adult.refs)),
+        },
         bands=tuple(AgeBand(b.id, b.min_years, b.max_years, b.group) for b in kb.age_bands),
         findings=findings,
+        groups=tuple(Group(g.id, g.label, g.definition, tuple(g.members), _c(g.dependence)) for g in kb.finding_groups),
+        composites=tuple(
+            Composite(
+                x.id,
+                x.label,
+                x.definition,
+                x.positive,
+                x.negative,
+                tuple((sign.finding, sign.positive_when) for sign in x.signs),
+                tuple(x.applies_when),
+            )
+            for x in kb.composites
+        ),
         conditions=conditions,
+        other=Other(
+            kb.other.label,
+            kb.other.description,
+            {b: _c(e) for b, e in kb.other.age_profile.items()},
+            {o: _c(e) for o, e in kb.other.onset_profile.items()},
+            {x: _a(e) for x, e in kb.other.composites.items()},
+        ),
         references=tuple(
             Reference(r.id, r.authors, r.year, r.title, r.journal, r.pmid, r.doi, r.url) for r in kb.references
         ),

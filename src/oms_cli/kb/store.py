@@ -29,6 +29,8 @@ def json_path(loc: Iterable[int | str]) -> str:
     """A pydantic error location written as a JSON path, e.g. conditions[0].findings.ataxia."""
     out = ""
     for part in loc:
+        if part in ("Evidence", "ByAge") or (isinstance(part, str) and part.startswith("function-")):
+            continue  # pydantic's names for the form of a union or a validator, not a place in the file
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 

@@ -14,11 +14,11 @@ from oms_cli.output import views as v
 
 if TYPE_CHECKING:
     from oms_cli.core.engine import ScoredCondition
-    from oms_cli.core.reasoning import Analysis, Ledger
+    from oms_cli.core.reasoning import Analysis, Ledger, NextFinding
     from oms_cli.errors import OmsError
     from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase, Reference
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 
 def envelope(command: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +102,27 @@ def ledger_document(ledger: Ledger) -> dict[str, Any]:
     }
 
 
+def _next(kb: CompiledKnowledgeBase, n: NextFinding) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "finding": n.finding,
+        "label": kb.finding(n.finding).label,
+        "p_present": n.p_present,
+        "info_gain_bits": n.info_gain_bits,
+        "if_present": [{"id": cid, "probability": p} for cid, p in n.if_present],
+        "if_absent": [{"id": cid, "probability": p} for cid, p in n.if_absent],
+    }
+    burden = kb.finding(n.finding).burden
+    if burden is not None:
+        out["burden"] = burden
+    return out
+
+
 def _analysis(
     analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None, warnings: Sequence[str]
 ) -> dict[str, Any]:
     ranking = analysis.ranking
     shown = ranking.results if top is None else ranking.results[: max(top, 0)]
-    q = ranking.query
+    q, known = ranking.query, ranking.known
     results = result_rows(shown)
     if analysis.ledgers:
         for row, r in zip(results, shown, strict=True):
@@ -115,15 +130,19 @@ def _analysis(
     return {
         "oms_dx_version": __version__,
         "kb_version": kb.kb_version,
-        "closed_world": True,
+        "closed_world": False,
         "input": {
             "present": list(q.present),
             "absent": list(q.absent),
+            "implied_present": list(known.implied_present),
+            "implied_absent": list(known.implied_absent),
             "age_years": q.age_years,
             "age_group": ranking.age_group,
-            "onset": q.onset,
+            "onset": known.onset,
+            "onset_implied_by": known.onset_implied_by,
         },
         "results": results,
+        "other_probability": ranking.other_probability,
         "cant_miss_threshold": analysis.cant_miss_threshold,
         "cant_miss": [
             {
@@ -136,17 +155,8 @@ def _analysis(
             }
             for a in analysis.cant_miss
         ],
-        "next_findings": [
-            {
-                "finding": n.finding,
-                "label": kb.finding(n.finding).label,
-                "p_present": n.p_present,
-                "info_gain_bits": n.info_gain_bits,
-                "if_present": [{"id": cid, "probability": p} for cid, p in n.if_present],
-                "if_absent": [{"id": cid, "probability": p} for cid, p in n.if_absent],
-            }
-            for n in analysis.next_findings
-        ],
+        "next_findings": [_next(kb, n) for n in analysis.next_findings],
+        "next_tests": [_next(kb, n) for n in analysis.next_tests],
         "criteria": [
             {
                 "condition": c.condition,
@@ -176,10 +186,17 @@ def evidence_dict(ev: Cited) -> dict[str, Any]:
     return out
 
 
-def _record(rec: tuple[Any, ...], *, keep_none: tuple[str, ...] = ()) -> dict[str, Any]:
+def by_age_dict(by_age: dict[str, Cited]) -> dict[str, Any]:
+    """A number that may differ by age: one evidence object, or one each for children and adults."""
+    if by_age["child"] == by_age["adult"]:
+        return evidence_dict(by_age["child"])
+    return {"child": evidence_dict(by_age["child"]), "adult": evidence_dict(by_age["adult"])}
+
+
+def _record(rec: tuple[Any, ...], *, keep_none: tuple[str, ...] = (), fields: tuple[str, ...] = ()) -> dict[str, Any]:
     """A knowledge-base record as a JSON object: fields by name, tuples as lists, empty optional fields dropped."""
     out: dict[str, Any] = {}
-    for name, value in zip(rec._fields, rec, strict=True):  # type: ignore[attr-defined]
+    for name, value in zip(fields or rec._fields, rec, strict=True):  # type: ignore[attr-defined]
         if value is None and name not in keep_none:
             continue
         if isinstance(value, tuple) and value and hasattr(value[0], "_fields"):
@@ -221,14 +238,16 @@ def _card(view: v.CardView) -> dict[str, Any]:
         if section in sections:
             body[field] = [_record(st) for st in getattr(c, field)]
     if "findings" in sections:
-        body["findings"] = {k: evidence_dict(v) for k, v in c.findings.items()}
+        body["findings"] = {k: by_age_dict(v) for k, v in c.findings.items()}
+        body["groups"] = {k: by_age_dict(v) for k, v in c.groups.items()}
+        body["composites"] = {k: by_age_dict(v) for k, v in c.composites.items()}
         body["finding_groups"] = dict(finding_groups(kb, c))
     if "criteria" in sections:
         body["criteria"] = [_record(cr) for cr in c.criteria]
     if "tests" in sections:
         body["best_tests"] = [_record(t) for t in c.best_tests]
     if "profile" in sections:
-        body["prior"] = {k: evidence_dict(v) for k, v in c.prior.items()}
+        body["prior"] = by_age_dict(c.prior)
         body["age_profile"] = {k: evidence_dict(v) for k, v in c.age.items()}
         body["onset_profile"] = {k: evidence_dict(v) for k, v in c.onset.items()}
     return {
@@ -246,7 +265,6 @@ def _comparison(view: v.ComparisonView) -> dict[str, Any]:
     ids = [c.id for c in cmp.conditions]
     return {
         "kb_version": kb.kb_version,
-        "leak_probability": kb.leak.value,
         "conditions": [
             {
                 "id": c.id,
@@ -294,6 +312,9 @@ def _evaluation(view: v.EvaluationView) -> dict[str, Any]:
         "brier": ev.brier,
         "log_loss": ev.log_loss,
         "ece": ev.ece,
+        "cant_miss_recall": ev.cant_miss_recall,
+        "cant_miss_cases": ev.cant_miss_cases,
+        "with_workup": ev.with_workup,
         "per_condition": [s._asdict() for s in ev.per_condition],
         "confusion": ev.confusion,
         "calibration": [b._asdict() for b in ev.calibration],
@@ -338,7 +359,13 @@ def render(view: v.View) -> dict[str, Any]:
         return envelope("conditions", {"kb_version": kb.kb_version, "conditions": conditions})
     if isinstance(view, v.FindingsView):
         kb = view.kb
-        return envelope("findings", {"kb_version": kb.kb_version, "findings": [_record(f) for f in kb.findings]})
+        findings = [
+            {**_record(f[:-1], fields=f._fields[:-1]), "background": by_age_dict(f.background)} for f in kb.findings
+        ]
+        groups = [
+            {**_record(g[:-1], fields=g._fields[:-1]), "dependence": evidence_dict(g.dependence)} for g in kb.groups
+        ]
+        return envelope("findings", {"kb_version": kb.kb_version, "findings": findings, "groups": groups})
     if isinstance(view, v.EvaluationView):
         return envelope("evaluate", _evaluation(view))
     if isinstance(view, v.ValidationView):

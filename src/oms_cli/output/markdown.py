@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 from oms_cli.core.cards import Bullets, Grid, Line, Numbered, Para, separation_text
 from oms_cli.core.wording import DISCLAIMER, bar, format_reference, pct
 from oms_cli.output.safe import printable
-from oms_cli.output.summary import CANT_MISS_MARK, NEXT_SHOWN, effect_text, finding_label, footnote, query_summary, why
+from oms_cli.output.summary import (
+    CANT_MISS_MARK,
+    bits_reading,
+    effect_text,
+    footnote,
+    ledger_label,
+    query_summary,
+    shown_results,
+    why,
+    worth_asking,
+)
 from oms_cli.output.views import CardView, ComparisonView, SuggestView, View
 
 if TYPE_CHECKING:
@@ -124,7 +134,7 @@ def _comparison(kb: CompiledKnowledgeBase, cmp: Comparison) -> str:
     out += [
         "",
         f"*Bold: the {len(cmp.highlighted)} findings with the largest likelihood ratio either way. "
-        f"(n%) = not listed for that condition; the leak probability {kb.leak.value:g} is used.*",
+        "(n%) = not listed for that condition: its background rate among presenting patients.*",
         "",
     ]
     if cmp.pitfalls:
@@ -143,7 +153,7 @@ def _comparison(kb: CompiledKnowledgeBase, cmp: Comparison) -> str:
 
 def _suggest(analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None, explain: bool) -> str:
     ranking = analysis.ranking
-    shown = ranking.results if top is None else ranking.results[: max(top, 0)]
+    shown, hidden = shown_results(ranking, top)
     out = [f"# Differential — {md(query_summary(ranking, kb))}", ""]
     out += [_row(["#", "Condition", "Probability", "Why", CANT_MISS_MARK]), _row(["---:", "---", "---", "---", ":-:"])]
     for r in shown:
@@ -152,20 +162,29 @@ def _suggest(analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None, exp
             _row([str(r.rank), f"{md(r.name)} (`{r.id}`)", f"`{bar(r.probability)}` {pct(r.probability)}", reasons,
                   CANT_MISS_MARK if r.cant_miss else ""])
         )  # fmt: skip
+    other = ranking.other_probability
+    out.append(_row(["", "*other causes (not in this knowledge base)*", f"`{bar(other)}` {pct(other)}", "", ""]))
     out.append("")
+    if hidden:
+        out += [f"*{hidden} more conditions below {pct(shown[-1].probability)}.*", ""]
     if analysis.cant_miss:
         out += [f"## Can't miss (probability ≥ {pct(analysis.cant_miss_threshold)})", ""]
         for a in analysis.cant_miss:
             test = f" **Exclude with:** {md(a.excluding_test)}" if a.excluding_test else ""
             out.append(f"- **{md(a.name)}** (`{a.id}`) {pct(a.probability)}.{test} *{md(a.reason)}*")
         out.append("")
-    if analysis.next_findings:
-        out += ["## Check next (largest expected information gain)", ""]
-        for n in analysis.next_findings[:NEXT_SHOWN]:
+    for title, candidates in (("Ask or examine next", analysis.next_findings), ("Test next", analysis.next_tests)):
+        offered = worth_asking(analysis, candidates)
+        if not offered:
+            continue
+        out += [f"## {title}", ""]
+        for n in offered:
+            f = kb.finding(n.finding)
+            burden = f" ({md(f.burden)})" if f.burden else ""
             out.append(
-                f"- **{md(kb.finding(n.finding).label)}**: {n.info_gain_bits:.2f} bits, now {pct(n.p_present)} "
-                f"likely present. If present: `{n.if_present[0][0]}` {pct(n.if_present[0][1])}; "
-                f"if absent: `{n.if_absent[0][0]}` {pct(n.if_absent[0][1])}."
+                f"- **{md(f.label)}**{burden}: {bits_reading(n.info_gain_bits, analysis.entropy_bits)}; now "
+                f"{pct(n.p_present)} likely. If yes: `{n.if_present[0][0]}` {pct(n.if_present[0][1])}; "
+                f"if no: `{n.if_absent[0][0]}` {pct(n.if_absent[0][1])}."
             )
         out.append("")
     marks = {"met": "✓", "unmet": "✗", "unknown": "?"}
@@ -177,15 +196,18 @@ def _suggest(analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None, exp
         for r in shown:
             ledger = analysis.ledgers[r.id]
             out += [f"## Ledger — `{r.id}`: posterior {pct(r.probability)}", ""]
-            out += [_row(["Term", "P", "P others", "ln", "Source"]), _row(["---", "---:", "---:", "---:", "---"])]
+            out += [
+                _row(["Term", "Kind", "P", "P others", "ln", "Source"]),
+                _row(["---", "---", "---:", "---:", "---:", "---"]),
+            ]
             for term in ledger.terms:
-                label = finding_label(kb, term.label, term.state) if term.kind == "finding" else term.label
                 source = f"*expert estimate:* {md(term.estimate)}" if term.estimate else md(term.note or "")
                 if term.refs:
                     source += " [" + ", ".join(md(ref) for ref in term.refs) + "]"
                 p_others = f"{term.p_others:.3g}" if term.p_others is not None else ""
-                out.append(_row([md(label), f"{term.probability:.3g}", p_others, f"{term.log_value:+.3f}", source]))
-            out.append(_row(["**log posterior**", f"{r.probability:.3g}", "", f"{ledger.log_posterior:+.3f}",
+                out.append(_row([md(ledger_label(kb, term)), term.kind, f"{term.probability:.3g}", p_others,
+                                 f"{term.log_value:+.3f}", source]))  # fmt: skip
+            out.append(_row(["**log posterior**", "", f"{r.probability:.3g}", "", f"{ledger.log_posterior:+.3f}",
                              "sum of the terms minus the log evidence"]))  # fmt: skip
             out.append("")
     out.append(f"*{footnote(kb)} {DISCLAIMER}*")

@@ -27,7 +27,8 @@ def case_error_object(err: CaseError) -> dict[str, Any]:
 
 
 def record(outcome: Outcome, contributions: bool = False) -> dict[str, Any]:
-    """One case's JSON record: `{"id", "line", "results"}` (plus `warnings` and `source` when there are any), or
+    """One case's JSON record: `{"id", "line", "results", "other_probability"}` (plus `warnings` and `source` when
+    there are any), or
     `{"id", "line", "error": {...}}` when it could not be read or scored."""
     from oms_cli.core.batch import Scored
 
@@ -36,6 +37,7 @@ def record(outcome: Outcome, contributions: bool = False) -> dict[str, Any]:
             "id": outcome.id,
             "line": outcome.line,
             "results": result_rows(outcome.results, contributions),
+            "other_probability": outcome.other_probability,
         }
         if outcome.warnings:
             out["warnings"] = list(outcome.warnings)
@@ -52,10 +54,12 @@ def flat_rows(outcome: Outcome) -> list[list[Any]]:
 
     if type(outcome) is not Scored:
         return [[outcome.id, outcome.line, "", "", "", "", outcome.error]]  # type: ignore[union-attr]
-    return [
+    rows: list[list[Any]] = [
         [outcome.id, outcome.line, r.rank, r.id, f"{r.probability:.6g}", str(r.cant_miss).lower(), ""]
         for r in outcome.results
     ]
+    rows.append([outcome.id, outcome.line, "", "other", f"{outcome.other_probability:.6g}", "false", ""])
+    return rows
 
 
 def delimited_bytes(rows: list[list[Any]], fmt: Format) -> bytes:

@@ -10,12 +10,14 @@ from oms_cli.output import views as v
 from oms_cli.output.safe import printable
 from oms_cli.output.summary import (
     CANT_MISS_MARK,
-    NEXT_SHOWN,
+    bits_reading,
     effect_text,
-    finding_label,
     footnote,
+    ledger_label,
     query_summary,
+    shown_results,
     why,
+    worth_asking,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ def t(text: str, style: str = "") -> Text:
 def render(view: v.View) -> None:
     """Print a command's result for people."""
     if isinstance(view, v.SuggestView):
-        print_suggest(streams.console(), view.analysis, view.kb, view.top, view.explain)
+        print_suggest(streams.console(), view.analysis, view.kb, view.top, view.explain, view.details)
     elif isinstance(view, v.InterviewView):
         out = streams.console()
         print_suggest(out, view.analysis, view.kb)
@@ -66,17 +68,22 @@ def render(view: v.View) -> None:
 # ----------------------------------------------------------------------------- suggest
 
 
-def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None) -> Any:
+def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None, width: int) -> list[Any]:
     from rich.table import Table
 
     ranking = analysis.ranking
-    shown = ranking.results if top is None else ranking.results[: max(top, 0)]
+    shown, hidden = shown_results(ranking, top)
     table = Table(title=t(f"Differential — {query_summary(ranking, kb)}"), title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("Condition", no_wrap=True)
-    table.add_column("Probability", no_wrap=True)
-    table.add_column(CANT_MISS_MARK, justify="center")
-    table.add_column("Why")
+    # Ids are never cut and each row is one line, so that the whole differential stays on the first screen: the
+    # Why column gets what the others leave (--explain has every term).
+    id_width = max([len("other causes"), *(len(r.id) for r in shown)])
+    rank_width = len(str(len(ranking.results)))
+    fixed = rank_width + id_width + 16 + 1 + 3 * 5 + 1
+    table.add_column("#", justify="right", width=rank_width)
+    table.add_column("Condition", no_wrap=True, width=id_width)
+    table.add_column("Probability", no_wrap=True, width=16)
+    table.add_column(CANT_MISS_MARK, justify="center", width=1)
+    table.add_column("Why", no_wrap=True, overflow="ellipsis", width=max(width - fixed, 12))
     for r in shown:
         pos, neg = why(r)
         reason = t(", ".join(effect_text(kb, c) for c in pos), style="green")
@@ -90,18 +97,42 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
             t(CANT_MISS_MARK if r.cant_miss else "", style="bold red"),
             reason,
         )
-    return table
+    other = ranking.other_probability
+    table.add_row(t(""), t("other causes", style="dim"), t(f"{bar(other)} {pct(other):>5}", style="dim"), t(""),
+                  t("a cause not in this knowledge base", style="dim"))  # fmt: skip
+    parts: list[Any] = [table]
+    if hidden:
+        parts.append(
+            t(f"{hidden} more below {pct(shown[-1].probability)} (--top {len(ranking.results)} shows all)", style="dim")
+        )
+    if analysis.cant_miss:
+        line = t("Can't miss: ", style="bold red")
+        line.append(printable(" · ".join(f"{a.id} {pct(a.probability)}" for a in analysis.cant_miss)))
+        parts.append(line)
+    else:
+        parts.append(
+            t(f"Can't miss: no flagged condition at or above {pct(analysis.cant_miss_threshold)}.", style="dim")
+        )
+    return parts
 
 
 def print_suggest(
-    console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None = None, explain: bool = False
+    console: Console,
+    analysis: Analysis,
+    kb: CompiledKnowledgeBase,
+    top: int | None = None,
+    explain: bool = False,
+    details: bool = False,
 ) -> None:
-    """The ranked differential, the can't-miss panel, next best findings, criteria and, on request, ledgers."""
+    """The answer first (the differential, its reasons and the can't-miss line), then the details: how to exclude
+    each can't-miss condition, what to ask or examine next, which test to order next, criteria, ledgers."""
     from rich.console import Group
 
     # One print of one group: each console.print pays for measuring and flushing, so sections are collected.
-    parts: list[Any] = [_differential_table(analysis, kb, top), *_cant_miss_parts(analysis), *_next_parts(analysis, kb)]
-    parts += _criteria_parts(analysis)
+    parts = _differential_table(analysis, kb, top, console.width)
+    parts += _cant_miss_parts(analysis, details)
+    parts += _next_parts(analysis, kb)
+    parts += _criteria_parts(analysis, details)
     if explain:
         console.print(Group(*parts))
         _print_ledgers(console, analysis, kb, top)
@@ -134,70 +165,81 @@ def _lines(lines: list[Any]) -> Any:
     return Text("\n").join(lines)
 
 
-def _cant_miss_parts(analysis: Analysis) -> list[Any]:
-    from rich.padding import Padding
+def _cant_miss_parts(analysis: Analysis, details: bool) -> list[Any]:
+    from oms_cli.output.lines import Block
 
     if not analysis.cant_miss:
-        return [t(f"Can't miss: no flagged condition at or above {pct(analysis.cant_miss_threshold)}.", style="dim")]
-    # Plain indented lines rather than a bordered panel: they wrap cleanly at 80 columns and render fast.
-    parts: list[Any] = [t(f"Can't miss (probability ≥ {pct(analysis.cant_miss_threshold)})", style="bold red")]
+        return []
+    out = Block()
+    out.para([("Exclude with", "bold red")])
     for a in analysis.cant_miss:
-        head = t(f"{CANT_MISS_MARK} ", style="bold red")
-        head.append(printable(a.id), style="bold red")
-        head.append(f" {pct(a.probability)}")
-        body = t("")
-        if a.excluding_test:
-            body.append("Exclude with: ", style="bold")
-            body.append(printable(a.excluding_test) + "\n")
-        body.append(printable(a.reason), style="dim")
-        parts += [head, Padding(body, (0, 0, 0, 2), expand=False)]
-    return parts
+        runs = [(f"{CANT_MISS_MARK} {a.id} {pct(a.probability)}: ", "bold red"), (a.excluding_test or "—", "")]
+        if details:
+            runs.append((f" Why: {a.reason}", "dim"))
+        out.para(runs, "", "  ")
+    return [out]
 
 
 def _next_parts(analysis: Analysis, kb: CompiledKnowledgeBase) -> list[Any]:
-    if not analysis.next_findings:
-        return []
-    lines = [t("Check next (largest expected information gain)", style="bold")]
-    for n in analysis.next_findings[:NEXT_SHOWN]:
-        line = t("• ")
-        line.append(printable(kb.finding(n.finding).label), style="bold")
-        line.append(f": {n.info_gain_bits:.2f} bits; {pct(n.p_present)} likely present now")
-        then = f"  if present: {n.if_present[0][0]} {pct(n.if_present[0][1])}; "
-        then += f"if absent: {n.if_absent[0][0]} {pct(n.if_absent[0][1])}"
-        lines += [line, t(then, style="dim")]
-    return [_lines(lines)]
+    from oms_cli.output.lines import Block
+
+    out = Block()
+    for title, candidates in (("Ask or examine next", analysis.next_findings), ("Test next", analysis.next_tests)):
+        offered = worth_asking(analysis, candidates)
+        if not offered:
+            continue
+        out.para([(title, "bold")])
+        for n in offered:
+            f = kb.finding(n.finding)
+            runs = [(f.label, "bold")]
+            if f.burden:
+                runs.append((f" ({f.burden})", "dim"))
+            runs.append((f": {bits_reading(n.info_gain_bits, analysis.entropy_bits)}; {pct(n.p_present)} likely", ""))
+            runs.append(
+                (
+                    f"; if yes {n.if_present[0][0]} {pct(n.if_present[0][1])}, if no {n.if_absent[0][0]} {pct(n.if_absent[0][1])}",
+                    "dim",
+                )
+            )
+            out.para(runs, "• ", "  ")
+    return [out]
 
 
 _MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
 
 
-def _criteria_parts(analysis: Analysis) -> list[Any]:
-    lines = []
+def _criteria_parts(analysis: Analysis, details: bool) -> list[Any]:
+    from oms_cli.output.lines import Block
+
+    out = Block()
     for c in analysis.criteria:
-        head = t(f"Criteria — {c.name}: ", style="bold")
         style = {"met": "bold green", "not met": "bold red", "undetermined": "bold yellow"}[c.status]
-        head.append(f"{c.status} ({c.met} of {len(c.items)} met, {c.required} required)", style=style)
-        lines.append(head)
-        for i in c.items:
-            line = t(f"  {_MARK[i.status]} ")
-            line.append(printable(i.text))
-            if i.decided_by:
-                line.append(printable(f" ({', '.join(i.decided_by)})"), style="dim")
-            lines.append(line)
-    return [_lines(lines)] if lines else []
+        out.para(
+            [
+                (f"Criteria — {c.name}: ", "bold"),
+                (f"{c.status} ({c.met} of {len(c.items)} met, {c.required} required)", style),
+            ]
+        )
+        if details:
+            for i in c.items:
+                runs = [(i.text, "")]
+                if i.decided_by:
+                    runs.append((f" ({', '.join(i.decided_by)})", "dim"))
+                out.para(runs, f"  {_MARK[i.status]} ", "    ")
+    return [out]
 
 
 def _print_ledgers(console: Console, analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None) -> None:
     from rich.table import Table
 
-    shown = analysis.ranking.results if top is None else analysis.ranking.results[: max(top, 0)]
+    shown, _ = shown_results(analysis.ranking, top)
     for r in shown:
         ledger = analysis.ledgers[r.id]
         table = Table(title=t(f"Ledger — {r.id}: posterior {pct(r.probability)}"), title_justify="left")
         for col in ("Term", "P", "P others", "ln", "ln LR", "Source"):
             table.add_column(col)
         for term in ledger.terms:
-            label = finding_label(kb, term.label, term.state) if term.kind == "finding" else term.label
+            label = ledger_label(kb, term)
             source = (
                 t("expert estimate: " + term.estimate, style="yellow")
                 if term.estimate

@@ -170,7 +170,7 @@ def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Compariso
         [
             (
                 f"◆ = the {len(cmp.highlighted)} findings with the largest likelihood ratio either way. "
-                f"(n%) = not listed for that condition; the leak probability {kb.leak.value:g} is used.",
+                "(n%) = not listed for that condition: its background rate among presenting patients.",
                 "dim",
             )
         ]

@@ -27,11 +27,13 @@ def print_evaluation(console: Console, ev: Evaluation, kb: CompiledKnowledgeBase
     """The evaluation report: headline metrics, per-condition table, confusion matrix, calibration."""
     from rich.table import Table
 
-    console.print(_t(f"Evaluation of {file} (knowledge base {kb.kb_version})", style="bold"))
+    stage = "after the work-up" if ev.with_workup else "at presentation"
+    console.print(_t(f"Evaluation of {file} {stage} (knowledge base {kb.kb_version})", style="bold"))
     console.print(
         _t(
             f"{ev.n} cases scored: top-1 {_frac(ev.top1)}, top-3 {_frac(ev.top3)}, MRR {_f(ev.mrr)}, "
-            f"Brier {_f(ev.brier)}, log loss {_f(ev.log_loss)}, ECE {_f(ev.ece)}"
+            f"Brier {_f(ev.brier)}, log loss {_f(ev.log_loss)}, ECE {_f(ev.ece)}, "
+            f"can't-miss recall {_frac(ev.cant_miss_recall)} of {ev.cant_miss_cases}"
         )
     )
     if ev.n_skipped:

@@ -20,6 +20,7 @@ class SuggestView(NamedTuple):
     top: int | None = None
     explain: bool = False
     warnings: tuple[str, ...] = ()
+    details: bool = False
 
 
 class InterviewSummary(NamedTuple):
