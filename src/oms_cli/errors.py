@@ -1,7 +1,5 @@
 """The error hierarchy of oms-dx and the documented process exit codes."""
 
-from __future__ import annotations
-
 from enum import IntEnum
 from typing import NamedTuple
 

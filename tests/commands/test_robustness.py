@@ -234,12 +234,22 @@ def test_cache_is_used_rebuilt_and_ignored_when_damaged(tmp_path: Path, toy_data
 
     import marshal
 
-    good = marshal.loads(entry.read_bytes())
-    for damage in (b"", b"{not marshal", entry.read_bytes()[:-9], marshal.dumps({"oms_dx_version": "0"}),
-                   marshal.dumps([1, 2]), marshal.dumps({**good, "conditions": [["truncated"]]})):  # fmt: skip
+    whole = entry.read_bytes()
+    size = int.from_bytes(whole[:8], "little")
+    good, details = marshal.loads(whole[8 : 8 + size]), whole[8 + size :]
+
+    def entry_of(head: object, tail: bytes = details) -> bytes:
+        blob = marshal.dumps(head)
+        return len(blob).to_bytes(8, "little") + blob + tail
+
+    for damage in (b"", b"{not marshal", whole[: 8 + size - 9], entry_of({"oms_dx_version": "0"}), entry_of([1, 2]),
+                   entry_of({**good, "conditions": [["truncated"]]}), b"\xff" * 8 + whole[8:]):  # fmt: skip
         entry.write_bytes(damage)
         again = load_knowledge_base(kb_file, cache_dir=cache)
-        assert again.conditions == first.conditions
+        assert again.conditions == first.conditions and again.references == first.references
+    entry.write_bytes(entry_of(good, b"broken card text"))  # the card half damaged: read from the file instead
+    again = load_knowledge_base(kb_file, cache_dir=cache)
+    assert again.card_text("alpha") == first.card_text("alpha") and again.references == first.references
 
     toy_data["conditions"][0]["findings"]["spots"]["value"] = 0.923
     kb_file.write_text(json.dumps(toy_data), encoding="utf-8")

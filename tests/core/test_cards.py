@@ -36,7 +36,7 @@ ALL = [
 
 @pytest.mark.parametrize("cid", ALL)
 def test_every_card_section_is_filled_and_cited(shipped_kb: CompiledKnowledgeBase, cid: str) -> None:
-    c = shipped_kb.condition(cid)
+    c = shipped_kb.card_text(cid)
     refs = {r.id for r in shipped_kb.references}
     assert c.synopsis_refs and set(c.synopsis_refs) <= refs
     assert c.codes
@@ -54,17 +54,19 @@ def test_every_card_section_is_filled_and_cited(shipped_kb: CompiledKnowledgeBas
 
 def test_versus_links_point_at_real_conditions(shipped_kb: CompiledKnowledgeBase) -> None:
     ids = {c.id for c in shipped_kb.conditions}
-    linked = {v for c in shipped_kb.conditions for st in c.differential_pitfalls for v in st.versus}
+    linked = {
+        v for c in shipped_kb.conditions for st in shipped_kb.card_text(c.id).differential_pitfalls for v in st.versus
+    }
     assert linked <= ids and "acute-cerebellar-ataxia" in linked
 
 
 def test_required_oms_pitfalls_are_present(shipped_kb: CompiledKnowledgeBase) -> None:
-    pitfalls = " ".join(st.text.lower() for st in shipped_kb.condition("oms").differential_pitfalls)
+    pitfalls = " ".join(st.text.lower() for st in shipped_kb.card_text("oms").differential_pitfalls)
     assert "commonest wrong first diagnosis" in pitfalls
     assert "end-gaze" in pitfalls
     assert "does not exclude oms" in pitfalls
     assert "nystagmus" in pitfalls and "may be opsoclonus or flutter" in pitfalls
-    tests = " ".join(t.test.lower() + " " + t.why.lower() for t in shipped_kb.condition("oms").best_tests)
+    tests = " ".join(t.test.lower() + " " + t.why.lower() for t in shipped_kb.card_text("oms").best_tests)
     assert "neck, chest, abdomen and pelvis" in tests and "paraneoplastic antibody" in tests
 
 
@@ -141,7 +143,7 @@ def test_show_markdown_cites_every_statement(invoke: Invoke, shipped_kb: Compile
     assert headings == SECTION_HEADINGS
     assert any(t.type == "table_open" for t in tokens)
     bullets = [line for line in md.splitlines() if line.startswith("- ")]
-    c = shipped_kb.condition("oms")
+    c = shipped_kb.card_text("oms")
     expected = sum(len(getattr(c, f)) for f in STATEMENT_FIELDS.values()) + len(c.best_tests)
     assert len(bullets) == expected
     for line in bullets:

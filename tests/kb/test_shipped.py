@@ -119,22 +119,27 @@ def test_every_number_is_cited_or_explained(shipped_model: KnowledgeBase) -> Non
 
 
 def test_oms_codes(shipped_kb: CompiledKnowledgeBase) -> None:
-    codes = {(c.system, c.code) for c in shipped_kb.condition("oms").codes}
+    codes = {(c.system, c.code) for c in shipped_kb.card_text("oms").codes}
     assert ("ICD-10-CM", "H55.89") in codes
     assert ("SNOMED CT", "230350000") in codes
 
 
 def test_every_condition_has_a_code_synopsis_and_cant_miss_reason(shipped_kb: CompiledKnowledgeBase) -> None:
     for c in shipped_kb.conditions:
-        m = shipped_kb.condition(c.id)
-        assert any(code.system == "ICD-10-CM" for code in m.codes), c.id
-        assert len(m.synopsis) > 80 and m.cant_miss_reason
-        if m.cant_miss:
-            assert m.excluding_test, c.id
+        text = shipped_kb.card_text(c.id)
+        assert any(code.system == "ICD-10-CM" for code in text.codes), c.id
+        assert len(text.synopsis) > 80 and c.cant_miss_reason
+        if c.cant_miss:
+            assert c.excluding_test, c.id
 
 
 def _icd_codes(kb: CompiledKnowledgeBase) -> list[tuple[str, str, str]]:
-    return [(c.id, code.code, code.label) for c in kb.conditions for code in c.codes if code.system == "ICD-10-CM"]
+    return [
+        (c.id, code.code, code.label)
+        for c in kb.conditions
+        for code in kb.card_text(c.id).codes
+        if code.system == "ICD-10-CM"
+    ]
 
 
 def test_icd10cm_codes_exist_are_billable_and_labels_match(shipped_kb: CompiledKnowledgeBase) -> None:

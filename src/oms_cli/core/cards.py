@@ -14,7 +14,7 @@ from typing import NamedTuple
 from oms_cli.core.engine import tables
 from oms_cli.core.wording import bar, pct
 from oms_cli.errors import InputError
-from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase, Condition, Criteria, Reference, Statement
+from oms_cli.kb.compiled import CardText, Cited, CompiledKnowledgeBase, Condition, Criteria, Reference, Statement
 from oms_cli.kb.terms import normalise
 
 THERAPY_NOTE = "Reference information from the literature, not treatment orders."
@@ -146,23 +146,24 @@ class Card(NamedTuple):
     """A reference card limited to the chosen sections; references are numbered in order of first citation."""
 
     condition: Condition
+    text: CardText
     sections: tuple[str, ...]
     body: tuple[CardSection, ...]
     references: tuple[Reference, ...]
     estimates: tuple[tuple[str, str], ...]  # (finding label, rationale) of the findings chart, numbered from 1
 
 
-def _section_refs(c: Condition, section: str) -> Iterator[str]:
+def _section_refs(c: Condition, text: CardText, section: str) -> Iterator[str]:
     if section == "synopsis":
-        yield from c.synopsis_refs
+        yield from text.synopsis_refs
     elif section == "codes":
-        for code in c.codes:
+        for code in text.codes:
             yield from code.refs
     elif _BY_ID[section].statements:
-        for st in getattr(c, _BY_ID[section].statements or ""):
+        for st in getattr(text, _BY_ID[section].statements or ""):
             yield from st.refs
     elif section == "tests":
-        for test in c.best_tests:
+        for test in text.best_tests:
             yield from test.refs
     elif section == "criteria":
         for crit in c.criteria:
@@ -181,8 +182,8 @@ def _section_refs(c: Condition, section: str) -> Iterator[str]:
 
 def cited_references(kb: CompiledKnowledgeBase, refs: Iterable[str]) -> tuple[Reference, ...]:
     """The references behind these ids, once each, in order of first citation."""
-    order = dict.fromkeys(refs)
-    return tuple(kb.reference(r) for r in order if r in kb._references_by_id)
+    found = [kb.reference(r) for r in dict.fromkeys(refs)]
+    return tuple(r for r in found if r is not None)
 
 
 def _headline(by_age: dict[str, Cited]) -> float:
@@ -279,16 +280,21 @@ def profile_rows(c: Condition) -> list[tuple[str, Cited, bool]]:
 
 
 def _blocks(
-    kb: CompiledKnowledgeBase, c: Condition, section: str, cite: _Cites, estimates: list[tuple[str, str]]
+    kb: CompiledKnowledgeBase,
+    c: Condition,
+    text: CardText,
+    section: str,
+    cite: _Cites,
+    estimates: list[tuple[str, str]],
 ) -> tuple[Block, ...]:
     """What one section of a card shows, as blocks: the one place that decides each section's content."""
     field = _BY_ID[section].statements
     if section == "synopsis":
-        return (Para((Span(c.synopsis), cite(c.synopsis_refs))),)
+        return (Para((Span(text.synopsis), cite(text.synopsis_refs))),)
     if section == "codes":
         rows = tuple(
             ((Span(x.system),), (Span(x.code, "code"),), (Span(x.label),), (Span(x.note or "", "dim"), cite(x.refs)))
-            for x in c.codes
+            for x in text.codes
         )
         return (Grid(("System", "Code", "Label", "Note"), rows, "llll"),)
     if section == "cant-miss":
@@ -304,7 +310,7 @@ def _blocks(
             out.append(Para((Span("Test that settles it: ", "strong"), Span(c.excluding_test))))
         return tuple(out)
     if field is not None:
-        items = getattr(c, field)
+        items = getattr(text, field)
         head: list[Block] = [Para((Span(THERAPY_NOTE, "em"),))] if section == "therapy" else []
         if not items:
             return (*head, Para((Span("(none recorded)", "dim"),)))
@@ -375,7 +381,7 @@ def _blocks(
                         *((Span(f" {t.performance}", "dim"),) if t.performance else ()),
                         cite(t.refs),
                     )
-                    for t in c.best_tests
+                    for t in text.best_tests
                 )
             ),
         )
@@ -394,13 +400,14 @@ def _blocks(
 def build_card(kb: CompiledKnowledgeBase, condition_id: str, sections: tuple[str, ...]) -> Card:
     """The reference card of one condition, limited to the chosen sections."""
     c = kb.condition(condition_id)
-    refs = cited_references(kb, (r for s in sections for r in _section_refs(c, s)))
+    text = kb.card_text(condition_id)
+    refs = cited_references(kb, (r for s in sections for r in _section_refs(c, text, s)))
     cite = _Cites(refs)
     estimates: list[tuple[str, str]] = []
     body = tuple(
-        CardSection(s, _BY_ID[s].title, _blocks(kb, c, s, cite, estimates)) for s in sections if s != "references"
+        CardSection(s, _BY_ID[s].title, _blocks(kb, c, text, s, cite, estimates)) for s in sections if s != "references"
     )
-    return Card(c, sections, body, refs, tuple(estimates))
+    return Card(c, text, sections, body, refs, tuple(estimates))
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -477,7 +484,7 @@ def compare(
     pitfalls = tuple(
         (c.id, st)
         for c in conds
-        for st in c.differential_pitfalls
+        for st in kb.card_text(c.id).differential_pitfalls
         if any(other in st.versus for other in ids if other != c.id)
     )
     refs = cited_references(kb, (r for _cid, st in pitfalls for r in st.refs))

@@ -17,8 +17,6 @@ a finding a condition does not list takes its background rate (a narrower one, t
 broader finding).
 """
 
-from __future__ import annotations
-
 import math
 import weakref
 from collections.abc import Iterable, Sequence
@@ -148,25 +146,36 @@ class Tables:
         self._cond: dict[tuple[str | None, str], tuple[float, ...]] = {}
         self._z: dict[tuple[str | None, str], tuple[float, ...]] = {}
         self.columns: dict[tuple[object, ...], tuple[float, ...]] = {}
+        self._root: dict[str, str] = {}
+        self._subtree: dict[str, tuple[str, ...]] = {}
 
     # ----------------------------------------------------------------- structure
 
     def root(self, node: str) -> str:
         """The root of the tree a finding belongs to."""
-        while node in self.parent:
-            node = self.parent[node]
-        return node
+        known = self._root.get(node)
+        if known is not None:
+            return known
+        top = node
+        while top in self.parent:
+            top = self.parent[top]
+        self._root[node] = top
+        return top
 
     def is_group(self, node: str) -> bool:
         """Whether a node is a finding group (latent: never entered, present when a member is)."""
         return node in self.kb._groups_by_id
 
-    def subtree(self, node: str) -> list[str]:
-        """A node and everything below it."""
+    def subtree(self, node: str) -> tuple[str, ...]:
+        """A node and everything below it (memoised: the scoring of every tree walks it)."""
+        known = self._subtree.get(node)
+        if known is not None:
+            return known
         out = [node]
         for child in self.children.get(node, ()):
             out += self.subtree(child)
-        return out
+        self._subtree[node] = tuple(out)
+        return self._subtree[node]
 
     # ----------------------------------------------------------------- frequencies
 
@@ -261,15 +270,20 @@ class Tables:
         for k in range(self.n + 1):
             p = [x[k] for x in ps]
             target = pg[k]
-            # q_i = p_i t, where t solves 1 - prod(1 - p_i t) = P(G) t on (0, 1/max p]; bisection.
-            lo, hi = 0.0, 1.0 / max(p)
-            for _ in range(60):
-                mid = (lo + hi) / 2.0
-                if 1.0 - math.prod(1.0 - pi * mid for pi in p) > target * mid:
-                    lo = mid
-                else:
-                    hi = mid
-            t = (lo + hi) / 2.0
+            # q_i = p_i t, where t solves 1 - prod(1 - p_i t) = P(G) t on (0, 1/max p]: in closed form for two
+            # members (the equation is then linear in t), by bisection otherwise.
+            if len(p) == 2:
+                t = (p[0] + p[1] - target) / (p[0] * p[1])
+                t = min(max(t, 0.0), 1.0 / max(p))
+            else:
+                lo, hi = 0.0, 1.0 / max(p)
+                for _ in range(50):
+                    mid = (lo + hi) / 2.0
+                    if 1.0 - math.prod(1.0 - pi * mid for pi in p) > target * mid:
+                        lo = mid
+                    else:
+                        hi = mid
+                t = (lo + hi) / 2.0
             q = [min(max(pi * t, EPS), 0.999) for pi in p]
             for i, qi in enumerate(q):
                 qs[i].append(qi)
@@ -442,31 +456,36 @@ def _observed(t: Tables, known: Known, node: str) -> bool:
     return any(n in known.present or n in known.absent for n in t.subtree(node) if not t.is_group(n))
 
 
-def _likelihood(t: Tables, group: str | None, known: Known, node: str, k: int) -> float:
-    """P(the observations in node's tree | node's parent present) for outcome k."""
-    a = t.conditional(group, node)[k]
+def _likelihood(t: Tables, group: str | None, known: Known, node: str) -> list[float]:
+    """P(the observations in node's tree | node's parent present), for every outcome at once."""
+    a = t.conditional(group, node)
     state = _state(t, known, node)
     if state == ABSENT:
-        return 1.0 - a
-    inner = _inner(t, group, known, node, k)
-    return a * inner if state == PRESENT else (1.0 - a) + a * inner
+        return [1.0 - x for x in a]
+    if not t.children.get(node):
+        return list(a) if state == PRESENT else [1.0] * len(a)
+    inner = _inner(t, group, known, node)
+    if state == PRESENT:
+        return [x * y for x, y in zip(a, inner, strict=True)]
+    return [(1.0 - x) + x * y for x, y in zip(a, inner, strict=True)]
 
 
-def _inner(t: Tables, group: str | None, known: Known, node: str, k: int) -> float:
-    """P(the observations below a node | the node present)."""
+def _inner(t: Tables, group: str | None, known: Known, node: str) -> list[float]:
+    """P(the observations below a node | the node present), for every outcome."""
+    n = t.n + 1
     kids = [c for c in t.children.get(node, ()) if _observed(t, known, c)]
-    joint = math.prod(_likelihood(t, group, known, c, k) for c in kids)
+    joint = [1.0] * n
+    for c in kids:
+        joint = [x * y for x, y in zip(joint, _likelihood(t, group, known, c), strict=True)]
     if not t.is_group(node):
         return joint
     # At least one member is present: take away the chance that every member is absent, then renormalise.
-    none = 1.0
+    none = [1.0] * n
     for m in t.kb.group(node).members:
-        if m in kids:
-            has_present = any(n in known.present for n in t.subtree(m))
-            none *= 0.0 if has_present else (1.0 - t.conditional(group, m)[k])
-        else:
-            none *= 1.0 - t.conditional(group, m)[k]
-    return (joint - none) / t.z(group, node)[k]
+        if m in kids and any(x in known.present for x in t.subtree(m)):
+            return [x / z for x, z in zip(joint, t.z(group, node), strict=True)]  # a member is present: none is 0
+        none = [x * (1.0 - q) for x, q in zip(none, t.conditional(group, m), strict=True)]
+    return [(x - y) / z for x, y, z in zip(joint, none, t.z(group, node), strict=True)]
 
 
 def _pattern(t: Tables, known: Known, root: str) -> tuple[object, ...]:
@@ -480,16 +499,14 @@ def tree_column(t: Tables, group: str | None, known: Known, root: str) -> tuple[
     cached = t.columns.get(key)
     if cached is not None:
         return cached
-    out = []
-    for k in range(t.n + 1):
-        if root in t.implies_onset and known.onset is not None and known.onset != t.implies_onset[root]:
-            lik = 1.0  # the onset rules the finding out; it was marked absent and costs nothing
-        elif root in t.implies_onset and known.onset is None and _state(t, known, root) == ABSENT:
-            lik = 1.0 - t.marginal(group, root)[k]  # marginal over the unknown onset
-        else:
-            lik = _likelihood(t, group, known, root, k)
-        out.append(math.log(lik) if lik > 0.0 else -745.0)  # -745: exp() of it is the smallest double
-    column = tuple(out)
+    if root in t.implies_onset and known.onset is not None and known.onset != t.implies_onset[root]:
+        liks = [1.0] * (t.n + 1)  # the onset rules the finding out; it was marked absent and costs nothing
+    elif root in t.implies_onset and known.onset is None and _state(t, known, root) == ABSENT:
+        liks = [1.0 - p for p in t.marginal(group, root)]  # marginal over the unknown onset
+    else:
+        liks = _likelihood(t, group, known, root)
+    log = math.log
+    column = tuple([log(x) if x > 0.0 else -745.0 for x in liks])  # -745: exp() of it is the smallest double
     if len(t.columns) < 65536:  # bounded: odd input must not grow it without end
         t.columns[key] = column
     return column

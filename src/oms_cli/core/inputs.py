@@ -1,7 +1,5 @@
 """What users and files give the engine: ages, onsets and term lists as typed, and cases read from JSON Lines."""
 
-from __future__ import annotations
-
 import difflib
 import math
 import re
@@ -97,7 +95,7 @@ class Case(NamedTuple):
     workup_present: tuple[str, ...] = ()  # test results, positive; used only when asked for (stage 2)
     workup_absent: tuple[str, ...] = ()  # tests done and normal
 
-    def with_workup(self) -> Case:
+    def with_workup(self) -> "Case":
         """The case after its work-up: test results added to the findings."""
         return self._replace(
             present=(*self.present, *self.workup_present),

@@ -1,16 +1,22 @@
 """Reasoning beyond the ranked list: explanation ledgers, the can't-miss panel, what to ask or examine next and
 which test to order next, and formal criteria."""
 
-from __future__ import annotations
-
 import math
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from oms_cli.core.engine import OTHER, Query, age_band, posterior, rank, tables
-
-if TYPE_CHECKING:
-    from oms_cli.core.engine import Contribution, Ranking, ScoredCondition, Term
-    from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase
+from oms_cli.core.engine import (
+    OTHER,
+    Contribution,
+    Query,
+    Ranking,
+    ScoredCondition,
+    Term,
+    age_band,
+    posterior,
+    rank,
+    tables,
+)
+from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase
 
 DEFAULT_CANT_MISS_THRESHOLD = 0.01
 
@@ -62,7 +68,7 @@ def merged(child: Cited, adult: Cited) -> tuple[Cited, str | None]:
     if child == adult:
         return child, None
     estimates = [f"{who}: {ev.estimate}" for who, ev in (("children", child), ("adults", adult)) if ev.estimate]
-    both = child._replace(
+    both = child.replace(
         value=(child.value + adult.value) / 2.0,
         refs=tuple(dict.fromkeys([*child.refs, *adult.refs])),
         estimate=" ".join(estimates) or None,
@@ -237,6 +243,7 @@ def next_findings(
     """Findings and tests whose state is not known yet, by expected information gain (drop in the entropy of the
     distribution over the conditions and other causes). A finding's chance of being present for each outcome is
     exact under the model: the ratio of the joint probabilities with and without it."""
+    from oms_cli.core.engine import complete_composites, touched_roots, tree_column, without_composite_signs
     from oms_cli.errors import InputError
 
     t = tables(kb)
@@ -245,16 +252,36 @@ def next_findings(
     post = _distribution(base.joints)
     ids = [c.id for c in kb.conditions] + [OTHER]
     h0 = entropy_bits(post)
+    group = ranking.age_group
+    scored = without_composite_signs(kb, known, complete_composites(kb, known))
+    columns = {r: tree_column(t, group, scored, r) for r in touched_roots(t, scored)}
+    zeros = (0.0,) * len(ids)
+    # Findings whose answer can change more than their own tree (an onset, a composite examination) are scored
+    # with a whole new posterior; any other finding changes only its tree's column.
+    special = set(t.implies_onset)
+    for comp in kb.composites:
+        special.update(f for f, _ in comp.signs)
+        special.update(comp.applies_when)
     out: list[NextFinding] = []
     for fid in kb.finding_ids:
         if fid in known.present or fid in known.absent or fid in exclude:
             continue
-        try:
-            with_it = Query((*q.present, fid), q.absent, q.age_years, q.onset)
-            yes = posterior(kb, with_it)
-        except InputError:
-            continue  # contradicts what is known (through nesting or the onset): not worth asking
-        lik = [min(max(math.exp(a - b), 0.0), 1.0) for a, b in zip(yes.joints, base.joints, strict=True)]
+        up = [fid]
+        while (parent := kb.finding(up[-1]).within) is not None:
+            up.append(parent)
+        if any(f in known.absent for f in up):
+            continue  # contradicts what is known: not worth asking
+        if special & set(up):
+            try:
+                yes = posterior(kb, Query((*q.present, fid), q.absent, q.age_years, q.onset))
+            except InputError:
+                continue
+            lik = [min(max(math.exp(a - b), 0.0), 1.0) for a, b in zip(yes.joints, base.joints, strict=True)]
+        else:
+            root = t.root(fid)
+            new = tree_column(t, group, scored._replace(present=scored.present | set(up)), root)
+            old = columns.get(root, zeros)
+            lik = [min(max(math.exp(a - b), 0.0), 1.0) for a, b in zip(new, old, strict=True)]
         p_yes = math.fsum(p * x for p, x in zip(post, lik, strict=True))
         if not 0.0 < p_yes < 1.0:
             continue

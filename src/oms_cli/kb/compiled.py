@@ -5,10 +5,8 @@ NamedTuples, dicts, strings and floats — so that it can be cached and rebuilt 
 NamedTuples rather than dataclasses: they are several times cheaper to define, and start-up is paid on every call.
 """
 
-from __future__ import annotations
-
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oms_cli.errors import UnknownConditionError, UnknownFindingError
@@ -22,13 +20,87 @@ COMPILED_FORMAT = "7"
 _RESOLVED_MEMO = 4096
 
 
-class Cited(NamedTuple):
-    """A number of the knowledge base with its sources, or the rationale when it is an expert estimate."""
+class Cited:
+    """A number of the knowledge base with its sources, or the rationale when it is an expert estimate.
 
-    value: float
-    refs: tuple[str, ...]
-    estimate: str | None
-    note: str | None
+    Read from the cache, only the number is decoded at start-up; the sources come from the second part of the
+    cache entry the first time any of them is asked for (ranking needs numbers; ledgers and cards need sources).
+    """
+
+    __slots__ = ("_book", "_estimate", "_index", "_note", "_refs", "value")
+
+    def __init__(
+        self, value: float, refs: tuple[str, ...] = (), estimate: str | None = None, note: str | None = None
+    ) -> None:
+        self.value = value
+        self._refs, self._estimate, self._note = refs, estimate, note
+        self._book: _Provenance | None = None
+        self._index = -1
+
+    @classmethod
+    def later(cls, value: float, book: "_Provenance", index: int) -> "Cited":
+        """A number whose sources are entry `index` of `book`, read when first needed."""
+        cited = cls.__new__(cls)
+        cited.value, cited._book, cited._index = value, book, index
+        return cited
+
+    def _resolve(self) -> None:
+        if self._book is not None:
+            self._refs, self._estimate, self._note = self._book.entry(self._index)
+            self._book = None
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """Reference ids behind the number."""
+        self._resolve()
+        return self._refs
+
+    @property
+    def estimate(self) -> str | None:
+        """The reasoning, when the number is an expert estimate."""
+        self._resolve()
+        return self._estimate
+
+    @property
+    def note(self) -> str | None:
+        """How the number was read or derived from the sources."""
+        self._resolve()
+        return self._note
+
+    def replace(self, **changes: Any) -> "Cited":
+        """A copy with some fields changed."""
+        fields = {"value": self.value, "refs": self.refs, "estimate": self.estimate, "note": self.note}
+        return Cited(**{**fields, **changes})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cited):
+            return NotImplemented
+        return (self.value, self.refs, self.estimate, self.note) == (
+            other.value,
+            other.refs,
+            other.estimate,
+            other.note,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return f"Cited(value={self.value!r}, refs={self.refs!r}, estimate={self.estimate!r}, note={self.note!r})"
+
+
+class _Provenance:
+    """The sources of every number, as (refs, estimate, note), decoded on first use."""
+
+    def __init__(self, load: Callable[[], list[Any]]) -> None:
+        self._load = load
+        self._entries: list[Any] | None = None
+
+    def entry(self, index: int) -> tuple[tuple[str, ...], str | None, str | None]:
+        if self._entries is None:
+            self._entries = self._load()
+        refs, estimate, note = self._entries[index]
+        return tuple(refs), estimate, note
 
 
 ByAge = dict[str, Cited]  # keyed by age group, "child" and "adult" (the same record twice when the file gives one)
@@ -158,8 +230,23 @@ class Reference(NamedTuple):
     url: str | None
 
 
+class CardText(NamedTuple):
+    """The text of a condition's reference card (loaded on first use: ranking never needs it)."""
+
+    codes: tuple[Code, ...]
+    synopsis: str
+    synopsis_refs: tuple[str, ...]
+    look_for: tuple[Statement, ...]
+    diagnostic_pearls: tuple[Statement, ...]
+    differential_pitfalls: tuple[Statement, ...]
+    best_tests: tuple[BestTest, ...]
+    management_pearls: tuple[Statement, ...]
+    therapy: tuple[Statement, ...]
+    last_reviewed: str
+
+
 class Condition(NamedTuple):
-    """A condition: the numbers the engine needs, each with its sources, and the text of its reference card."""
+    """A condition: the numbers the engine needs, each with its sources, its can't-miss text and criteria."""
 
     id: str
     name: str
@@ -173,17 +260,7 @@ class Condition(NamedTuple):
     findings: dict[str, ByAge]  # keyed by finding id
     groups: dict[str, ByAge]  # frequency of at least one member, keyed by group id
     composites: dict[str, ByAge]  # frequency of a positive composite examination, keyed by composite id
-    codes: tuple[Code, ...]
-    synopsis: str
-    synopsis_refs: tuple[str, ...]
-    look_for: tuple[Statement, ...]
-    diagnostic_pearls: tuple[Statement, ...]
-    differential_pitfalls: tuple[Statement, ...]
-    best_tests: tuple[BestTest, ...]
-    management_pearls: tuple[Statement, ...]
-    therapy: tuple[Statement, ...]
     criteria: tuple[Criteria, ...]
-    last_reviewed: str
 
 
 class CompiledKnowledgeBase:
@@ -202,7 +279,7 @@ class CompiledKnowledgeBase:
         composites: tuple[Composite, ...],
         conditions: tuple[Condition, ...],
         other: Other,
-        references: tuple[Reference, ...],
+        details: Callable[[], tuple[dict[str, CardText], tuple[Reference, ...]]],
         terms: tuple[dict[str, str], dict[str, str]] | None = None,
     ) -> None:
         self.source = source
@@ -215,14 +292,14 @@ class CompiledKnowledgeBase:
         self.composites = composites
         self.conditions = conditions
         self.other = other
-        self.references = references
+        self._load_details = details
+        self._details: tuple[dict[str, CardText], tuple[Reference, ...]] | None = None
         self.finding_ids = tuple(f.id for f in findings)
         self.condition_ids = tuple(c.id for c in conditions)
         self._findings_by_id = {f.id: f for f in findings}
         self._groups_by_id = {g.id: g for g in groups}
         self._composites_by_id = {x.id: x for x in composites}
         self._conditions_by_id = {c.id: c for c in conditions}
-        self._references_by_id = {r.id: r for r in references}
         # Term tables map every normalised id, label, synonym, alias and code to a canonical id; they are derived
         # once when compiling and travel with the cache, since normalising every term costs start-up time.
         self.finding_terms, self.condition_terms = terms if terms is not None else term_tables(findings, conditions)
@@ -244,9 +321,25 @@ class CompiledKnowledgeBase:
         """The condition of a canonical condition id."""
         return self._conditions_by_id[condition_id]
 
-    def reference(self, ref_id: str) -> Reference:
-        """The full reference of a reference id."""
-        return self._references_by_id[ref_id]
+    def _loaded(self) -> tuple[dict[str, CardText], tuple[Reference, ...]]:
+        if self._details is None:
+            self._details = self._load_details()
+            self._references_by_id = {r.id: r for r in self._details[1]}
+        return self._details
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """Every reference of the knowledge base (loaded on first use)."""
+        return self._loaded()[1]
+
+    def reference(self, ref_id: str) -> Reference | None:
+        """The full reference of a reference id, or None when there is none."""
+        self._loaded()
+        return self._references_by_id.get(ref_id)
+
+    def card_text(self, condition_id: str) -> CardText:
+        """The reference-card text of a condition (loaded on first use)."""
+        return self._loaded()[0][condition_id]
 
     def resolve_finding(self, term: str) -> str:
         """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id."""
@@ -273,22 +366,29 @@ class CompiledKnowledgeBase:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled for batch workers that start as fresh interpreters: the records travel, the memos do not.
-        return (from_data, (self.to_data(), self.source))
+        return (_unpickle, (*self.cache_parts(), self.source))
 
-    def to_data(self) -> dict[str, Any]:
-        """The compiled form as plain dicts, lists, strings and numbers, keyed by field name (the cache format)."""
+    def cache_parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The compiled form as plain dicts, lists, strings and numbers, keyed by field name, in two parts: what
+        ranking needs (every number as [value, index of its sources]) and the rest (the sources, card text and
+        references), which is decoded only when asked for."""
+        sources: list[Any] = []
+        core = _plain(self._core(), sources)
+        texts, references = self._loaded()
+        return core, {"sources": sources, "texts": _plain(texts), "references": _plain(references)}
+
+    def _core(self) -> dict[str, Any]:
         return {
             "compiled_format": COMPILED_FORMAT,
             "content_key": self.content_key,
             "kb_version": self.kb_version,
-            "populations": _plain(self.populations),
-            "bands": _plain(self.bands),
-            "findings": _plain(self.findings),
-            "groups": _plain(self.groups),
-            "composites": _plain(self.composites),
-            "conditions": _plain(self.conditions),
-            "other": _plain(self.other),
-            "references": _plain(self.references),
+            "populations": self.populations,
+            "bands": self.bands,
+            "findings": self.findings,
+            "groups": self.groups,
+            "composites": self.composites,
+            "conditions": self.conditions,
+            "other": self.other,
             "finding_terms": self.finding_terms,
             "condition_terms": self.condition_terms,
         }
@@ -299,19 +399,29 @@ def _close(key: str, terms: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(terms[m] for m in matches))
 
 
-def _plain(obj: Any) -> Any:
-    """Records as dicts by field name, tuples as lists: the shape marshal stores and `from_data` reads."""
+def _plain(obj: Any, sources: list[Any] | None = None) -> Any:
+    """Records as dicts by field name, tuples as lists: the shape marshal stores and `from_data` reads. With a
+    `sources` list, a number becomes [value, index] and its sources are appended there."""
+    if isinstance(obj, Cited):
+        if sources is None:
+            return {"value": obj.value, "refs": list(obj.refs), "estimate": obj.estimate, "note": obj.note}
+        sources.append([list(obj.refs), obj.estimate, obj.note])
+        return [obj.value, len(sources) - 1]
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return {k: _plain(v) for k, v in zip(obj._fields, obj, strict=True)}
+        return {k: _plain(v, sources) for k, v in zip(obj._fields, obj, strict=True)}
     if isinstance(obj, (tuple, list)):
-        return [_plain(v) for v in obj]
+        return [_plain(v, sources) for v in obj]
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: _plain(v, sources) for k, v in obj.items()}
     return obj
 
 
-def _cited(d: dict[str, Any]) -> Cited:
-    return Cited(float(d["value"]), tuple(d["refs"]), d["estimate"], d["note"])
+_BOOK: _Provenance | None = None  # the sources of the knowledge base `from_data` is reading
+
+
+def _cited(d: list[Any]) -> Cited:
+    assert _BOOK is not None
+    return Cited.later(d[0], _BOOK, d[1])
 
 
 def _by_age(d: dict[str, Any]) -> ByAge:
@@ -336,15 +446,6 @@ def _condition(d: dict[str, Any]) -> Condition:
         findings={k: _by_age(v) for k, v in d["findings"].items()},
         groups={k: _by_age(v) for k, v in d["groups"].items()},
         composites={k: _by_age(v) for k, v in d["composites"].items()},
-        codes=tuple(Code(x["system"], x["code"], x["label"], x["note"], tuple(x["refs"])) for x in d["codes"]),
-        synopsis=d["synopsis"],
-        synopsis_refs=tuple(d["synopsis_refs"]),
-        look_for=_statements(d["look_for"]),
-        diagnostic_pearls=_statements(d["diagnostic_pearls"]),
-        differential_pitfalls=_statements(d["differential_pitfalls"]),
-        best_tests=tuple(BestTest(t["test"], t["why"], t["performance"], tuple(t["refs"])) for t in d["best_tests"]),
-        management_pearls=_statements(d["management_pearls"]),
-        therapy=_statements(d["therapy"]),
         criteria=tuple(
             Criteria(
                 cr["id"],
@@ -357,14 +458,57 @@ def _condition(d: dict[str, Any]) -> Condition:
             )
             for cr in d["criteria"]
         ),
+    )
+
+
+def _card_text(d: dict[str, Any]) -> CardText:
+    return CardText(
+        codes=tuple(Code(x["system"], x["code"], x["label"], x["note"], tuple(x["refs"])) for x in d["codes"]),
+        synopsis=d["synopsis"],
+        synopsis_refs=tuple(d["synopsis_refs"]),
+        look_for=_statements(d["look_for"]),
+        diagnostic_pearls=_statements(d["diagnostic_pearls"]),
+        differential_pitfalls=_statements(d["differential_pitfalls"]),
+        best_tests=tuple(BestTest(t["test"], t["why"], t["performance"], tuple(t["refs"])) for t in d["best_tests"]),
+        management_pearls=_statements(d["management_pearls"]),
+        therapy=_statements(d["therapy"]),
         last_reviewed=d["last_reviewed"],
     )
 
 
-def from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
-    """Rebuild the compiled form from `to_data()` output; raises (KeyError, TypeError, ValueError) on any mismatch."""
+def details_from_data(data: dict[str, Any]) -> tuple[dict[str, CardText], tuple[Reference, ...]]:
+    """Card text and references from the second part of `cache_parts()`."""
+    texts = {cid: _card_text(d) for cid, d in data["texts"].items()}
+    return texts, tuple(Reference(**r) for r in data["references"])
+
+
+def _unpickle(data: dict[str, Any], details: dict[str, Any], source: str) -> CompiledKnowledgeBase:
+    return from_data(data, source, lambda: details)
+
+
+def from_data(data: dict[str, Any], source: str, details: Callable[[], dict[str, Any]]) -> CompiledKnowledgeBase:
+    """Rebuild the compiled form from the first part of `cache_parts()`, with a function that returns the second
+    part when first needed; raises (KeyError, TypeError, ValueError, IndexError) on any mismatch."""
+    global _BOOK
     if data["compiled_format"] != COMPILED_FORMAT:
         raise ValueError("compiled format changed")
+    second: list[dict[str, Any]] = []
+
+    def part() -> dict[str, Any]:
+        if not second:
+            second.append(details())
+        return second[0]
+
+    _BOOK = _Provenance(lambda: part()["sources"])
+    try:
+        return _build(data, source, lambda: details_from_data(part()))
+    finally:
+        _BOOK = None
+
+
+def _build(
+    data: dict[str, Any], source: str, details: Callable[[], tuple[dict[str, CardText], tuple[Reference, ...]]]
+) -> CompiledKnowledgeBase:
     return CompiledKnowledgeBase(
         source=source,
         content_key=data["content_key"],
@@ -403,6 +547,7 @@ def from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
             for x in data["composites"]
         ),
         conditions=tuple(_condition(c) for c in data["conditions"]),
+        details=details,
         other=Other(
             data["other"]["label"],
             data["other"]["description"],
@@ -410,8 +555,7 @@ def from_data(data: dict[str, Any], source: str) -> CompiledKnowledgeBase:
             {k: _cited(v) for k, v in data["other"]["onset"].items()},
             {k: _by_age(v) for k, v in data["other"]["composites"].items()},
         ),
-        references=tuple(Reference(**r) for r in data["references"]),
-        terms=(dict(data["finding_terms"]), dict(data["condition_terms"])),
+        terms=(data["finding_terms"], data["condition_terms"]),
     )
 
 
@@ -438,11 +582,11 @@ def term_tables(
 CURIE_PREFIXES = {"ORPHA": ("ORPHA", "Orphanet"), "SNOMED CT": ("SNOMEDCT",)}
 
 
-def _c(ev: schema.Evidence) -> Cited:
+def _c(ev: "schema.Evidence") -> Cited:
     return Cited(ev.value, tuple(ev.refs), ev.estimate, ev.note)
 
 
-def _a(ev: schema.Evidence | schema.ByAge) -> ByAge:
+def _a(ev: "schema.Evidence | schema.ByAge") -> ByAge:
     child = getattr(ev, "child", None)  # a ByAge; the schema module (pydantic) is not imported at run time here
     if child is None:
         one = _c(ev)  # type: ignore[arg-type]
@@ -450,11 +594,11 @@ def _a(ev: schema.Evidence | schema.ByAge) -> ByAge:
     return {"child": _c(child), "adult": _c(ev.adult)}  # type: ignore[union-attr]
 
 
-def _st(items: Iterable[schema.Statement]) -> tuple[Statement, ...]:
+def _st(items: Iterable["schema.Statement"]) -> tuple[Statement, ...]:
     return tuple(Statement(s.text, tuple(s.refs), tuple(s.versus)) for s in items)
 
 
-def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> CompiledKnowledgeBase:
+def compile_kb(kb: "schema.KnowledgeBase", source: str, key: str = "") -> CompiledKnowledgeBase:
     """Reduce a validated knowledge base to plain records and term tables."""
     conditions = tuple(
         Condition(
@@ -470,15 +614,6 @@ def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> Compiled
             findings={f: _a(e) for f, e in c.findings.items()},
             groups={g: _a(e) for g, e in c.groups.items()},
             composites={x: _a(e) for x, e in c.composites.items()},
-            codes=tuple(Code(x.system, x.code, x.label, x.note, tuple(x.refs)) for x in c.codes),
-            synopsis=c.synopsis,
-            synopsis_refs=tuple(c.synopsis_refs),
-            look_for=_st(c.look_for),
-            diagnostic_pearls=_st(c.diagnostic_pearls),
-            differential_pitfalls=_st(c.differential_pitfalls),
-            best_tests=tuple(BestTest(t.test, t.why, t.performance, tuple(t.refs)) for t in c.best_tests),
-            management_pearls=_st(c.management_pearls),
-            therapy=_st(c.therapy),
             criteria=tuple(
                 Criteria(
                     cr.id,
@@ -491,9 +626,26 @@ def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> Compiled
                 )
                 for cr in c.criteria
             ),
+        )
+        for c in kb.conditions
+    )
+    texts = {
+        c.id: CardText(
+            codes=tuple(Code(x.system, x.code, x.label, x.note, tuple(x.refs)) for x in c.codes),
+            synopsis=c.synopsis,
+            synopsis_refs=tuple(c.synopsis_refs),
+            look_for=_st(c.look_for),
+            diagnostic_pearls=_st(c.diagnostic_pearls),
+            differential_pitfalls=_st(c.differential_pitfalls),
+            best_tests=tuple(BestTest(t.test, t.why, t.performance, tuple(t.refs)) for t in c.best_tests),
+            management_pearls=_st(c.management_pearls),
+            therapy=_st(c.therapy),
             last_reviewed=c.last_reviewed,
         )
         for c in kb.conditions
+    }
+    references = tuple(
+        Reference(r.id, r.authors, r.year, r.title, r.journal, r.pmid, r.doi, r.url) for r in kb.references
     )
     findings = tuple(
         Finding(
@@ -537,8 +689,6 @@ def compile_kb(kb: schema.KnowledgeBase, source: str, key: str = "") -> Compiled
             {o: _c(e) for o, e in kb.other.onset_profile.items()},
             {x: _a(e) for x, e in kb.other.composites.items()},
         ),
-        references=tuple(
-            Reference(r.id, r.authors, r.year, r.title, r.journal, r.pmid, r.doi, r.url) for r in kb.references
-        ),
+        details=lambda: (texts, references),
         terms=term_tables(findings, conditions, curies),
     )

@@ -123,8 +123,13 @@ def entry_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / f"kb-{key}-v{__version__}.{sys.implementation.cache_tag}.marshal"
 
 
-def read_cache(cache_dir: Path, key: str) -> dict[str, Any] | None:
-    """The cached compiled data for `key`, or None when absent, unreadable or written for something else."""
+def read_cache(cache_dir: Path, key: str) -> tuple[dict[str, Any], bytes] | None:
+    """The cached compiled data for `key` and the still-encoded card text and references, or None when absent,
+    unreadable or written for something else.
+
+    An entry is two marshal blobs, the engine's data first (with its length in 8 bytes before it) and the card
+    text and references second, so that ranking decodes only the part it needs.
+    """
     import marshal
 
     try:
@@ -132,15 +137,17 @@ def read_cache(cache_dir: Path, key: str) -> dict[str, Any] | None:
             # One read, then loads: marshal.load on a file object reads it in small pieces (ten times slower).
             # marshal rather than JSON: it loads plain dicts, lists, strings and numbers three times faster, and
             # start-up is paid on every call. It builds data only; nothing read here is ever executed.
-            data = marshal.loads(fh.read())
+            raw = fh.read()
+        size = int.from_bytes(raw[:8], "little")
+        data = marshal.loads(raw[8 : 8 + size])
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(data, dict) or data.get("oms_dx_version") != __version__ or data.get("content_key") != key:
         return None
-    return data
+    return data, raw[8 + size :]
 
 
-def write_cache(cache_dir: Path, key: str, data: dict[str, Any]) -> None:
+def write_cache(cache_dir: Path, key: str, data: dict[str, Any], details: dict[str, Any]) -> None:
     """Store compiled data atomically (write a temporary file, then rename); failures are ignored."""
     import marshal
 
@@ -148,8 +155,9 @@ def write_cache(cache_dir: Path, key: str, data: dict[str, Any]) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
+        head = marshal.dumps({**data, "oms_dx_version": __version__})
         with open(tmp, "wb") as fh:
-            fh.write(marshal.dumps({**data, "oms_dx_version": __version__}))
+            fh.write(len(head).to_bytes(8, "little") + head + marshal.dumps(details))
         os.replace(tmp, target)
     except (OSError, ValueError):
         # A read-only home or a full disk only costs speed: the next run validates again.
@@ -169,13 +177,29 @@ def load_knowledge_base(path: str | Path | None = None, *, cache_dir: Path | Non
     raw = read_bytes(file)
     key = content_key(raw)
     if cache_dir is not None:
-        data = read_cache(cache_dir, key)
-        if data is not None:
+        cached = read_cache(cache_dir, key)
+        if cached is not None:
+            data, encoded_details = cached
             try:
-                return from_data(data, str(file))
+                return from_data(data, str(file), lambda: _cached_details(encoded_details, raw, str(file), key))
             except (KeyError, TypeError, ValueError, AttributeError):
                 pass  # a damaged or foreign entry: rebuilt below
     compiled = compile_kb(validate(parse_json(raw, str(file)), str(file)), str(file), key)
     if cache_dir is not None:
-        write_cache(cache_dir, key, compiled.to_data())
+        write_cache(cache_dir, key, *compiled.cache_parts())
     return compiled
+
+
+def _cached_details(encoded: bytes, raw: bytes, file: str, key: str) -> dict[str, Any]:
+    """The second part of a cache entry (sources, card text, references); from the file itself if it is damaged."""
+    import marshal
+
+    from oms_cli.kb.compiled import compile_kb
+
+    try:
+        part = marshal.loads(encoded)
+        if isinstance(part, dict) and {"sources", "texts", "references"} <= part.keys():
+            return part
+    except (ValueError, EOFError, TypeError):
+        pass
+    return compile_kb(validate(parse_json(raw, file), file), file, key).cache_parts()[1]

@@ -216,13 +216,13 @@ def _card(view: v.CardView) -> dict[str, Any]:
     from oms_cli.core.cards import finding_groups
 
     kb, card = view.kb, view.card
-    c, sections = card.condition, card.sections
-    body: dict[str, Any] = {"id": c.id, "name": c.name, "aliases": list(c.aliases), "last_reviewed": c.last_reviewed}
+    c, text, sections = card.condition, card.text, card.sections
+    body: dict[str, Any] = {"id": c.id, "name": c.name, "aliases": list(c.aliases), "last_reviewed": text.last_reviewed}
     if "synopsis" in sections:
-        body["synopsis"] = c.synopsis
-        body["synopsis_refs"] = list(c.synopsis_refs)
+        body["synopsis"] = text.synopsis
+        body["synopsis_refs"] = list(text.synopsis_refs)
     if "codes" in sections:
-        body["codes"] = [_record(code) for code in c.codes]
+        body["codes"] = [_record(code) for code in text.codes]
     if "cant-miss" in sections:
         cm: dict[str, Any] = {"flag": c.cant_miss, "reason": c.cant_miss_reason}
         if c.excluding_test is not None:
@@ -236,7 +236,7 @@ def _card(view: v.CardView) -> dict[str, Any]:
         ("therapy", "therapy"),
     ):
         if section in sections:
-            body[field] = [_record(st) for st in getattr(c, field)]
+            body[field] = [_record(st) for st in getattr(text, field)]
     if "findings" in sections:
         body["findings"] = {k: by_age_dict(v) for k, v in c.findings.items()}
         body["groups"] = {k: by_age_dict(v) for k, v in c.groups.items()}
@@ -245,7 +245,7 @@ def _card(view: v.CardView) -> dict[str, Any]:
     if "criteria" in sections:
         body["criteria"] = [_record(cr) for cr in c.criteria]
     if "tests" in sections:
-        body["best_tests"] = [_record(t) for t in c.best_tests]
+        body["best_tests"] = [_record(t) for t in text.best_tests]
     if "profile" in sections:
         body["prior"] = by_age_dict(c.prior)
         body["age_profile"] = {k: evidence_dict(v) for k, v in c.age.items()}

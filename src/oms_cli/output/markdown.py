@@ -107,7 +107,7 @@ def _card(card: Card) -> str:
         out += ["## References", ""]
         out += [f"{n}. {md(format_reference(r))}" for n, r in enumerate(card.references, 1)]
         out.append("")
-    out.append(f"*Last reviewed {c.last_reviewed}. {DISCLAIMER}*")
+    out.append(f"*Last reviewed {card.text.last_reviewed}. {DISCLAIMER}*")
     return "\n".join(out) + "\n"
 
 

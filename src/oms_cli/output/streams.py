@@ -66,10 +66,21 @@ def write_text(text: str) -> None:
 
 def write_json(doc: Any) -> None:
     """A JSON document on stdout: indented for a person at a terminal, one compact line for pipes (like gh)."""
-    import json  # here, not at the top: the table views never need it
+    import orjson  # here, not at the top: the table views never need it; several times faster than json
 
-    indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=indent) + "\n")
+    option = orjson.OPT_APPEND_NEWLINE | (orjson.OPT_INDENT_2 if sys.stdout.isatty() else 0)
+    try:
+        data = orjson.dumps(doc, option=option)
+    except TypeError:  # an integer beyond 64 bits, or text that is not valid Unicode: the json module copes
+        import json
+
+        data = (json.dumps(doc, ensure_ascii=True, indent=2 if sys.stdout.isatty() else None) + "\n").encode()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        sys.stdout.flush()
+        buffer.write(data)
 
 
 def write_json_ascii(doc: Any) -> None:

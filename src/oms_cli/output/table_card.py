@@ -114,7 +114,7 @@ def print_card(console: Console, kb: CompiledKnowledgeBase, card: Card) -> None:
         for n, ref in enumerate(card.references, 1):
             out.para([(f"[{n}] ", "cyan"), (format_reference(ref), "")])
     out.blank()
-    out.para([(f"Last reviewed {c.last_reviewed}. {DISCLAIMER}", "dim")])
+    out.para([(f"Last reviewed {card.text.last_reviewed}. {DISCLAIMER}", "dim")])
     console.print(out)
 
 
