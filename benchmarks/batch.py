@@ -15,7 +15,7 @@ from pathlib import Path
 
 PY = sys.executable
 OMS = str(Path(PY).with_name("oms-dx"))
-DEV = Path(__file__).resolve().parents[2] / "shared" / "vignettes" / "dev.jsonl"
+DEV = Path(__file__).resolve().parents[2] / "shared" / "vignettes" / "dev-v2.jsonl"
 BARE_LOOP = (
     "import json, sys\n"
     "out = sys.stdout\n"

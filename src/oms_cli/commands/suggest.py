@@ -52,6 +52,12 @@ def suggest(
     explain: Annotated[
         bool, typer.Option("--explain", help="Add a ledger of every term behind each shown condition's probability.")
     ] = False,
+    details: Annotated[
+        bool,
+        typer.Option(
+            "--details", help="Add why each can't-miss condition matters and every criterion item (table format)."
+        ),
+    ] = False,
     cant_miss_threshold: Annotated[
         float,
         typer.Option(
@@ -98,7 +104,7 @@ def suggest(
     notes += analysis.ranking.warnings
     for warning in notes:
         streams.warn(warning)
-    emit(format, SuggestView(knowledge, analysis, top, explain, tuple(notes)))
+    emit(format, SuggestView(knowledge, analysis, top, explain, tuple(notes), details))
 
 
 def add_to(app: typer.Typer) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal
 from oms_cli.core.engine import Query
 from oms_cli.core.reasoning import DEFAULT_CANT_MISS_THRESHOLD, Analysis, analyse
 
+MIN_BITS = 0.01  # a question worth less than this is not asked
+
 if TYPE_CHECKING:
     from oms_cli.kb.compiled import CompiledKnowledgeBase
 
@@ -69,15 +71,23 @@ class Interview:
             return f"{leader.id} reached {leader.probability:.0%} (stop at {self.stop_at:.0%})"
         if self.asked >= self.max_questions:
             return f"asked {self.asked} questions (the maximum)"
-        if not analysis.next_findings:
-            return "no question left that would change the differential"
+        if self._best(analysis) is None:
+            return "no question or test left that would change the differential"
+        return None
+
+    @staticmethod
+    def _best(analysis: Analysis) -> str | None:
+        # History and examination first; a test only once no question is worth asking (at least MIN_BITS).
+        for candidates in (analysis.next_findings, analysis.next_tests):
+            if candidates and candidates[0].info_gain_bits >= MIN_BITS:
+                return candidates[0].finding
         return None
 
     def next_question(self, analysis: Analysis) -> str | None:
-        """The finding to ask about next, or None when the interview should stop."""
+        """The finding (or, when no question is worth asking, the test) to ask about next, or None to stop."""
         if self.stop_reason(analysis) is not None:
             return None
-        return analysis.next_findings[0].finding
+        return self._best(analysis)
 
     def answer(self, finding: str, reply: Reply) -> None:
         """Record a reply; yes and no enter the model, unknown and skip only stop the question coming back."""

@@ -11,6 +11,7 @@ from oms_cli.output.safe import printable
 from oms_cli.output.summary import (
     CANT_MISS_MARK,
     bits_reading,
+    criteria_shown,
     effect_text,
     footnote,
     ledger_label,
@@ -188,7 +189,7 @@ def _suggest(analysis: Analysis, kb: CompiledKnowledgeBase, top: int | None, exp
             )
         out.append("")
     marks = {"met": "✓", "unmet": "✗", "unknown": "?"}
-    for c in analysis.criteria:
+    for c in criteria_shown(analysis, top):
         out += [f"## Criteria — {md(c.name)}: {c.status} ({c.met} of {len(c.items)} met, {c.required} required)", ""]
         out += [f"- {marks[i.status]} {md(i.text)}" for i in c.items]
         out.append("")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from oms_cli.core.engine import Contribution, Ranking, ScoredCondition
-    from oms_cli.core.reasoning import Analysis, LedgerTerm, NextFinding
+    from oms_cli.core.reasoning import Analysis, CriteriaCheck, LedgerTerm, NextFinding
     from oms_cli.kb.compiled import CompiledKnowledgeBase
 
 CANT_MISS_MARK = "!"
@@ -86,6 +86,13 @@ def worth_asking(analysis: Analysis, candidates: tuple[NextFinding, ...]) -> lis
         if len(out) == NEXT_SHOWN:
             break
     return out
+
+
+def criteria_shown(analysis: Analysis, top: int | None) -> list[CriteriaCheck]:
+    """The criterion sets a human view lists: those met, and those of the conditions it shows (JSON has all)."""
+    shown, _ = shown_results(analysis.ranking, top)
+    listed = {r.id for r in shown[:5]}
+    return [c for c in analysis.criteria if c.status == "met" or c.condition in listed]
 
 
 def bits_reading(gain: float, entropy: float) -> str:

@@ -11,6 +11,7 @@ from oms_cli.output.safe import printable
 from oms_cli.output.summary import (
     CANT_MISS_MARK,
     bits_reading,
+    criteria_shown,
     effect_text,
     footnote,
     ledger_label,
@@ -132,7 +133,7 @@ def print_suggest(
     parts = _differential_table(analysis, kb, top, console.width)
     parts += _cant_miss_parts(analysis, details)
     parts += _next_parts(analysis, kb)
-    parts += _criteria_parts(analysis, details)
+    parts += _criteria_parts(analysis, top, details)
     if explain:
         console.print(Group(*parts))
         _print_ledgers(console, analysis, kb, top)
@@ -208,11 +209,11 @@ def _next_parts(analysis: Analysis, kb: CompiledKnowledgeBase) -> list[Any]:
 _MARK = {"met": "✓", "unmet": "✗", "unknown": "?"}
 
 
-def _criteria_parts(analysis: Analysis, details: bool) -> list[Any]:
+def _criteria_parts(analysis: Analysis, top: int | None, details: bool) -> list[Any]:
     from oms_cli.output.lines import Block
 
     out = Block()
-    for c in analysis.criteria:
+    for c in criteria_shown(analysis, top):
         style = {"met": "bold green", "not met": "bold red", "undetermined": "bold yellow"}[c.status]
         out.para(
             [
