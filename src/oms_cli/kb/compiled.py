@@ -6,17 +6,18 @@ NamedTuples rather than dataclasses: they are several times cheaper to define, a
 """
 
 import difflib
+import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oms_cli.errors import UnknownConditionError, UnknownFindingError
-from oms_cli.kb.terms import HPO_TOKEN, normalise
+from oms_cli.errors import KnowledgeBaseError, Problem, UnknownConditionError, UnknownFindingError
+from oms_cli.kb.terms import ADULT_AGE_YEARS, AGE_GROUPS, HPO_TOKEN, ONSETS, normalise
 
 if TYPE_CHECKING:
     from oms_cli.kb import schema
 
 # Bumped whenever the records below change shape, so that old cache entries are rebuilt rather than misread.
-COMPILED_FORMAT = "7"
+COMPILED_FORMAT = "8"
 _RESOLVED_MEMO = 4096
 
 
@@ -90,17 +91,16 @@ class Cited:
 
 
 class _Provenance:
-    """The sources of every number, as (refs, estimate, note), decoded on first use."""
+    """The sources of every number, as (refs, estimate, note), decoded and checked on first use."""
 
-    def __init__(self, load: Callable[[], list[Any]]) -> None:
+    def __init__(self, load: Callable[[], list[tuple[tuple[str, ...], str | None, str | None]]]) -> None:
         self._load = load
-        self._entries: list[Any] | None = None
+        self._entries: list[tuple[tuple[str, ...], str | None, str | None]] | None = None
 
     def entry(self, index: int) -> tuple[tuple[str, ...], str | None, str | None]:
         if self._entries is None:
             self._entries = self._load()
-        refs, estimate, note = self._entries[index]
-        return tuple(refs), estimate, note
+        return self._entries[index]
 
 
 ByAge = dict[str, Cited]  # keyed by age group, "child" and "adult" (the same record twice when the file gives one)
@@ -374,6 +374,7 @@ class CompiledKnowledgeBase:
         references), which is decoded only when asked for."""
         sources: list[Any] = []
         core = _plain(self._core(), sources)
+        core["source_count"] = len(sources)  # checked against every number's index when read back
         texts, references = self._loaded()
         return core, {"sources": sources, "texts": _plain(texts), "references": _plain(references)}
 
@@ -416,147 +417,379 @@ def _plain(obj: Any, sources: list[Any] | None = None) -> Any:
     return obj
 
 
+# ----------------------------------------------------------------------------- reading the compiled form back
+#
+# `from_data` reads what `cache_parts()` wrote, but it may be handed anything: a cache entry written by another
+# build of oms-dx, or edited. So it checks, while it builds, everything the engine and the output take for granted
+# of a validated knowledge base: types, lengths, probabilities in (0, 1) (NaN fails every comparison), ids that
+# resolve, nesting without cycles, age bands that cover 0-120 years, priors that leave a share for other causes.
+# What it cannot see is a number changed for another number in range; the cache's digests guard that (SECURITY.md).
+# The checks ride on the loops that build the records: this is on every command's start-up path.
+
+_AGES = frozenset(AGE_GROUPS)
+_ONSETS = frozenset(ONSETS)
+_KINDS = frozenset(("history", "eye", "motor", "systemic", "behaviour", "test"))
+_STATES = frozenset(("present", "absent"))
+_MAX_YEARS = 120
+
+
+class NotCompiledForm(ValueError):
+    """Data that is not the compiled form of a valid knowledge base (a damaged or foreign cache entry)."""
+
+
+def _bad(what: str) -> NotCompiledForm:
+    return NotCompiledForm(f"not a compiled knowledge base: {what}")
+
+
+def _s(x: Any) -> str:
+    if x.__class__ is not str:
+        raise _bad("a text is not a string")
+    return x
+
+
+def _os(x: Any) -> str | None:
+    if x is not None and x.__class__ is not str:
+        raise _bad("a text is not a string")
+    return x
+
+
+def _ss(xs: Any) -> tuple[str, ...]:
+    if xs.__class__ is not list:
+        raise _bad("a list is not a list")
+    for x in xs:
+        if x.__class__ is not str:
+            raise _bad("a list holds something other than text")
+    return tuple(xs)
+
+
+def _ids(xs: Any, known: frozenset[str]) -> tuple[str, ...]:
+    out = _ss(xs)
+    if not known.issuperset(out):
+        raise _bad("an unknown id")
+    return out
+
+
+def _list(xs: Any) -> list[Any]:
+    if xs.__class__ is not list:
+        raise _bad("a list is not a list")
+    return xs
+
+
+def _unique(ids: Iterable[str]) -> frozenset[str]:
+    seen = tuple(ids)
+    out = frozenset(seen)
+    if len(out) != len(seen):
+        raise _bad("a duplicate id")
+    return out
+
+
 _BOOK: _Provenance | None = None  # the sources of the knowledge base `from_data` is reading
+_COUNT = 0  # how many sources it has
 
 
-def _cited(d: list[Any]) -> Cited:
-    assert _BOOK is not None
-    return Cited.later(d[0], _BOOK, d[1])
+def _cited(d: Any) -> Cited:
+    # About 2,500 calls on every start-up: checks and construction inline (Cited.later, spelled out).
+    if d.__class__ is list:
+        value, index = d  # ValueError unless a pair
+        if value.__class__ is float and 0.0 < value < 1.0 and index.__class__ is int and 0 <= index < _COUNT:
+            cited = _new_cited(Cited)
+            cited.value, cited._book, cited._index = value, _BOOK, index
+            return cited
+    raise _bad("a number is not [probability in (0, 1), source index]")
 
 
-def _by_age(d: dict[str, Any]) -> ByAge:
+_new_cited = Cited.__new__
+
+
+def _by_age(d: Any) -> ByAge:
+    if d.__class__ is not dict or len(d) != 2:  # two keys, and both found below: exactly child and adult
+        raise _bad("a number by age group without exactly child and adult")
+    return {"child": _cited(d["child"]), "adult": _cited(d["adult"])}
+
+
+def _profile(d: Any, keys: frozenset[str]) -> dict[str, Cited]:
+    if d.__class__ is not dict or d.keys() != keys:
+        raise _bad("a profile without exactly the expected keys")
     return {k: _cited(v) for k, v in d.items()}
 
 
-def _statements(items: list[dict[str, Any]]) -> tuple[Statement, ...]:
-    return tuple(Statement(s["text"], tuple(s["refs"]), tuple(s["versus"])) for s in items)
+def _by_id(d: Any, known: frozenset[str]) -> dict[str, ByAge]:
+    if d.__class__ is not dict or not d.keys() <= known:
+        raise _bad("frequencies of unknown ids")
+    return {k: _by_age(v) for k, v in d.items()}
 
 
-def _condition(d: dict[str, Any]) -> Condition:
+def _statements(items: Any) -> tuple[Statement, ...]:
+    return tuple(Statement(_s(s["text"]), _ss(s["refs"]), _ss(s["versus"])) for s in _list(items))
+
+
+def _years(x: Any) -> float:
+    if x.__class__ is not float and x.__class__ is not int:
+        raise _bad("an age is not a number")
+    return float(x)
+
+
+def _bands(items: Any) -> tuple[AgeBand, ...]:
+    bands = tuple(
+        AgeBand(_s(b["id"]), _years(b["min_years"]), _years(b["max_years"]), b["group"]) for b in _list(items)
+    )
+    _unique(b.id for b in bands)
+    edge = 0.0  # the bands must tile [0, 120] years: every age falls in exactly one
+    for b in sorted(bands, key=lambda b: b.min_years):
+        if b.min_years != edge or not b.min_years < b.max_years or b.group not in _AGES:
+            raise _bad("age bands that do not tile 0-120 years")
+        if (b.group == "child") != (b.max_years <= ADULT_AGE_YEARS):
+            raise _bad("an age band in the wrong age group")
+        edge = b.max_years
+    if edge != _MAX_YEARS:
+        raise _bad("age bands that do not tile 0-120 years")
+    return bands
+
+
+def _findings(items: Any) -> tuple[Finding, ...]:
+    findings = tuple(
+        Finding(
+            _s(f["id"]), _s(f["label"]), f["kind"], _s(f["definition"]), _ss(f["synonyms"]), _os(f["hpo"]),
+            _os(f["within"]), _os(f["implies_onset"]), _os(f["burden"]), _by_age(f["background"]),
+        )
+        for f in _list(items)
+    )  # fmt: skip
+    for f in findings:
+        if f.kind not in _KINDS or (f.implies_onset is not None and f.implies_onset not in _ONSETS):
+            raise _bad("an unknown finding kind or onset")
+    return findings
+
+
+def _nesting(findings: tuple[Finding, ...], groups: tuple[Group, ...], fids: frozenset[str]) -> None:
+    """Every finding hangs from at most one broader finding or group, and every chain of them ends."""
+    parent = {f.id: f.within for f in findings if f.within is not None}
+    if not fids.issuperset(parent.values()):
+        raise _bad("a finding within an unknown finding")
+    for g in groups:
+        for m in g.members:
+            if m in parent:
+                raise _bad("a finding in two places")
+            parent[m] = g.id
+    for node in parent:
+        up, steps = parent.get(node), 0
+        while up is not None:
+            steps += 1
+            if steps > len(parent):
+                raise _bad("circular nesting")
+            up = parent.get(up)
+
+
+def _condition(
+    d: Any, bands: frozenset[str], fids: frozenset[str], gids: frozenset[str], xids: frozenset[str]
+) -> Condition:
+    if d["cant_miss"].__class__ is not bool:
+        raise _bad("a can't-miss flag is not true or false")
     return Condition(
-        id=d["id"],
-        name=d["name"],
-        aliases=tuple(d["aliases"]),
-        cant_miss=bool(d["cant_miss"]),
-        cant_miss_reason=d["cant_miss_reason"],
-        excluding_test=d["excluding_test"],
+        id=_s(d["id"]),
+        name=_s(d["name"]),
+        aliases=_ss(d["aliases"]),
+        cant_miss=d["cant_miss"],
+        cant_miss_reason=_s(d["cant_miss_reason"]),
+        excluding_test=_os(d["excluding_test"]),
         prior=_by_age(d["prior"]),
-        age={k: _cited(v) for k, v in d["age"].items()},
-        onset={k: _cited(v) for k, v in d["onset"].items()},
-        findings={k: _by_age(v) for k, v in d["findings"].items()},
-        groups={k: _by_age(v) for k, v in d["groups"].items()},
-        composites={k: _by_age(v) for k, v in d["composites"].items()},
-        criteria=tuple(
-            Criteria(
-                cr["id"],
-                cr["name"],
-                cr["source"],
-                tuple(cr["refs"]),
-                int(cr["required"]),
-                tuple(CriterionItem(i["id"], i["text"], tuple(i["findings"]), i["note"]) for i in cr["items"]),
-                cr["note"],
-            )
-            for cr in d["criteria"]
-        ),
+        age=_profile(d["age"], bands),
+        onset=_profile(d["onset"], _ONSETS),
+        findings=_by_id(d["findings"], fids),
+        groups=_by_id(d["groups"], gids),
+        composites=_by_id(d["composites"], xids),
+        criteria=tuple(_criteria(cr, fids) for cr in _list(d["criteria"])),
     )
 
 
-def _card_text(d: dict[str, Any]) -> CardText:
+def _criteria(cr: Any, fids: frozenset[str]) -> Criteria:
+    items = tuple(
+        CriterionItem(_s(i["id"]), _s(i["text"]), _ids(i["findings"], fids), _os(i["note"])) for i in _list(cr["items"])
+    )
+    required = cr["required"]
+    if required.__class__ is not int or not 1 <= required <= len(items):
+        raise _bad("criteria that cannot be met")
+    return Criteria(_s(cr["id"]), _s(cr["name"]), _s(cr["source"]), _ss(cr["refs"]), required, items, _os(cr["note"]))
+
+
+def _terms(d: Any, known: frozenset[str]) -> dict[str, str]:
+    if d.__class__ is not dict:
+        raise _bad("a term table is not a table")
+    for k in d:
+        if k.__class__ is not str:
+            raise _bad("a term is not text")
+    if not known.issuperset(d.values()):
+        raise _bad("a term names an unknown id")
+    return d
+
+
+def _card_text(d: Any) -> CardText:
     return CardText(
-        codes=tuple(Code(x["system"], x["code"], x["label"], x["note"], tuple(x["refs"])) for x in d["codes"]),
-        synopsis=d["synopsis"],
-        synopsis_refs=tuple(d["synopsis_refs"]),
+        codes=tuple(
+            Code(_s(x["system"]), _s(x["code"]), _s(x["label"]), _os(x["note"]), _ss(x["refs"]))
+            for x in _list(d["codes"])
+        ),
+        synopsis=_s(d["synopsis"]),
+        synopsis_refs=_ss(d["synopsis_refs"]),
         look_for=_statements(d["look_for"]),
         diagnostic_pearls=_statements(d["diagnostic_pearls"]),
         differential_pitfalls=_statements(d["differential_pitfalls"]),
-        best_tests=tuple(BestTest(t["test"], t["why"], t["performance"], tuple(t["refs"])) for t in d["best_tests"]),
+        best_tests=tuple(
+            BestTest(_s(t["test"]), _s(t["why"]), _os(t["performance"]), _ss(t["refs"])) for t in _list(d["best_tests"])
+        ),
         management_pearls=_statements(d["management_pearls"]),
         therapy=_statements(d["therapy"]),
-        last_reviewed=d["last_reviewed"],
+        last_reviewed=_s(d["last_reviewed"]),
     )
 
 
-def details_from_data(data: dict[str, Any]) -> tuple[dict[str, CardText], tuple[Reference, ...]]:
-    """Card text and references from the second part of `cache_parts()`."""
-    texts = {cid: _card_text(d) for cid, d in data["texts"].items()}
-    return texts, tuple(Reference(**r) for r in data["references"])
+def _reference(r: Any) -> Reference:
+    if r["year"].__class__ is not int:
+        raise _bad("a year is not a whole number")
+    return Reference(
+        _s(r["id"]), _s(r["authors"]), r["year"], _s(r["title"]), _s(r["journal"]), _os(r["pmid"]), _os(r["doi"]),
+        _os(r["url"]),
+    )  # fmt: skip
+
+
+_Source = tuple[tuple[str, ...], str | None, str | None]
+_Details = tuple[list[_Source], dict[str, CardText], tuple[Reference, ...]]
+
+
+def _second_part(part: Any, count: int, condition_ids: frozenset[str]) -> _Details:
+    """The second part of `cache_parts()` as records (sources, card text, references), checked as it is built."""
+    if part.__class__ is not dict:
+        raise _bad("the second part is not a table")
+    sources: list[_Source] = []
+    for e in _list(part["sources"]):
+        if e.__class__ is not list or len(e) != 3:
+            raise _bad("a source is not [refs, estimate, note]")
+        sources.append((_ss(e[0]), _os(e[1]), _os(e[2])))
+    if len(sources) != count:
+        raise _bad("sources do not match the numbers")
+    texts = part["texts"]
+    if texts.__class__ is not dict or texts.keys() != condition_ids:
+        raise _bad("card text for other conditions")
+    references = tuple(_reference(r) for r in _list(part["references"]))
+    _unique(r.id for r in references)
+    return sources, {cid: _card_text(d) for cid, d in texts.items()}, references
 
 
 def _unpickle(data: dict[str, Any], details: dict[str, Any], source: str) -> CompiledKnowledgeBase:
     return from_data(data, source, lambda: details)
 
 
-def from_data(data: dict[str, Any], source: str, details: Callable[[], dict[str, Any]]) -> CompiledKnowledgeBase:
+def from_data(
+    data: Any,
+    source: str,
+    details: Callable[[], Any],
+    rebuild: Callable[[], dict[str, Any]] | None = None,
+) -> CompiledKnowledgeBase:
     """Rebuild the compiled form from the first part of `cache_parts()`, with a function that returns the second
-    part when first needed; raises (KeyError, TypeError, ValueError, IndexError) on any mismatch."""
-    global _BOOK
-    if data["compiled_format"] != COMPILED_FORMAT:
-        raise ValueError("compiled format changed")
-    second: list[dict[str, Any]] = []
+    part when first needed.
 
-    def part() -> dict[str, Any]:
+    Raises NotCompiledForm (or the LookupError, TypeError or AttributeError of a missing key or a wrong type)
+    on anything that is not the compiled form of a valid knowledge base. The second part is checked when it is
+    decoded; if `details()` raises or returns a wrong one, `rebuild()` supplies it (from the file itself), and
+    when that does not fit the first part either, a KnowledgeBaseError says so.
+    """
+    global _BOOK, _COUNT
+    if data.__class__ is not dict or data["compiled_format"] != COMPILED_FORMAT:
+        raise _bad("another compiled format")
+    count = data["source_count"]
+    if count.__class__ is not int or count < 0:
+        raise _bad("a source count is not a count")
+    second: list[_Details] = []
+    built: list[CompiledKnowledgeBase] = []
+
+    def part() -> _Details:
         if not second:
-            second.append(details())
+            ids = frozenset(built[0].condition_ids)
+            try:
+                second.append(_second_part(details(), count, ids))
+            except Exception:  # anything a damaged entry makes the reading raise: read the file instead
+                if rebuild is None:
+                    raise
+                second.append(_rebuilt_part(rebuild(), count, ids, source))
         return second[0]
 
-    _BOOK = _Provenance(lambda: part()["sources"])
+    _BOOK, _COUNT = _Provenance(lambda: part()[0]), count
     try:
-        return _build(data, source, lambda: details_from_data(part()))
+        built.append(_build(data, source, lambda: part()[1:]))
     finally:
-        _BOOK = None
+        _BOOK, _COUNT = None, 0
+    return built[0]
+
+
+def _rebuilt_part(part: dict[str, Any], count: int, ids: frozenset[str], source: str) -> _Details:
+    try:
+        return _second_part(part, count, ids)
+    except (NotCompiledForm, LookupError, TypeError, AttributeError):
+        # The first part passed its checks but does not belong with the file's own second part: only an edited
+        # cache entry does that. The store has already replaced it; the next run reads it afresh.
+        raise KnowledgeBaseError(
+            source, [Problem("", "its cached compiled form did not match the file; it has been rebuilt, run again")]
+        ) from None
 
 
 def _build(
     data: dict[str, Any], source: str, details: Callable[[], tuple[dict[str, CardText], tuple[Reference, ...]]]
 ) -> CompiledKnowledgeBase:
+    bands = _bands(data["bands"])
+    band_ids = frozenset(b.id for b in bands)
+    populations = data["populations"]
+    if populations.__class__ is not dict or populations.keys() != _AGES:
+        raise _bad("populations other than child and adult")
+    findings = _findings(data["findings"])
+    fids = _unique(f.id for f in findings)
+    groups = tuple(
+        Group(_s(g["id"]), _s(g["label"]), _s(g["definition"]), _ids(g["members"], fids), _cited(g["dependence"]))
+        for g in _list(data["groups"])
+    )
+    gids = _unique(g.id for g in groups)
+    if gids & fids or any(len(g.members) < 2 for g in groups):
+        raise _bad("a malformed finding group")
+    _nesting(findings, groups, fids)
+    composites = tuple(_composite(x, fids) for x in _list(data["composites"]))
+    xids = _unique(x.id for x in composites)
+    conditions = tuple(_condition(c, band_ids, fids, gids, xids) for c in _list(data["conditions"]))
+    cids = _unique(c.id for c in conditions)
+    if len(conditions) < 2 or not all(math.fsum(c.prior[g].value for c in conditions) < 1.0 for g in _AGES):
+        raise _bad("priors that leave no share for other causes")
+    other = data["other"]
     return CompiledKnowledgeBase(
         source=source,
-        content_key=data["content_key"],
-        kb_version=data["kb_version"],
-        populations={k: Population(p["description"], tuple(p["refs"])) for k, p in data["populations"].items()},
-        bands=tuple(AgeBand(b["id"], float(b["min_years"]), float(b["max_years"]), b["group"]) for b in data["bands"]),
-        findings=tuple(
-            Finding(
-                f["id"],
-                f["label"],
-                f["kind"],
-                f["definition"],
-                tuple(f["synonyms"]),
-                f["hpo"],
-                f["within"],
-                f["implies_onset"],
-                f["burden"],
-                _by_age(f["background"]),
-            )
-            for f in data["findings"]
-        ),
-        groups=tuple(
-            Group(g["id"], g["label"], g["definition"], tuple(g["members"]), _cited(g["dependence"]))
-            for g in data["groups"]
-        ),
-        composites=tuple(
-            Composite(
-                x["id"],
-                x["label"],
-                x["definition"],
-                x["positive"],
-                x["negative"],
-                tuple((f, state) for f, state in x["signs"]),
-                tuple(x["applies_when"]),
-            )
-            for x in data["composites"]
-        ),
-        conditions=tuple(_condition(c) for c in data["conditions"]),
+        content_key=_s(data["content_key"]),
+        kb_version=_s(data["kb_version"]),
+        populations={k: Population(_s(p["description"]), _ss(p["refs"])) for k, p in populations.items()},
+        bands=bands,
+        findings=findings,
+        groups=groups,
+        composites=composites,
+        conditions=conditions,
         details=details,
         other=Other(
-            data["other"]["label"],
-            data["other"]["description"],
-            {k: _cited(v) for k, v in data["other"]["age"].items()},
-            {k: _cited(v) for k, v in data["other"]["onset"].items()},
-            {k: _by_age(v) for k, v in data["other"]["composites"].items()},
+            _s(other["label"]),
+            _s(other["description"]),
+            _profile(other["age"], band_ids),
+            _profile(other["onset"], _ONSETS),
+            _by_id(other["composites"], xids),
         ),
-        terms=(data["finding_terms"], data["condition_terms"]),
+        terms=(_terms(data["finding_terms"], fids), _terms(data["condition_terms"], cids)),
     )
+
+
+def _composite(x: Any, fids: frozenset[str]) -> Composite:
+    signs = []
+    for sign in _list(x["signs"]):
+        if sign.__class__ is not list or len(sign) != 2 or sign[0] not in fids or sign[1] not in _STATES:
+            raise _bad("a malformed sign of a composite examination")
+        signs.append((sign[0], sign[1]))
+    if len(signs) < 2:
+        raise _bad("a composite examination of fewer than two signs")
+    return Composite(
+        _s(x["id"]), _s(x["label"]), _s(x["definition"]), _s(x["positive"]), _s(x["negative"]), tuple(signs),
+        _ids(x["applies_when"], fids),
+    )  # fmt: skip
 
 
 def term_tables(
