@@ -12,9 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms_cli import __version__
 from oms_cli.errors import ExitCode
-from oms_cli.kb.store import content_key, entry_path, load_knowledge_base
 
 from ..conftest import REPO, TOY_KB, Result
 from ..kb.test_compiled import _break
@@ -217,70 +215,7 @@ def test_hostile_user_text_in_errors(invoke: Invoke) -> None:
     assert res.json()["error"]["code"] == "unknown_finding"
 
 
-# ----------------------------------------------------------------------------- the compiled cache
-
-
-def test_cache_is_used_rebuilt_and_ignored_when_damaged(tmp_path: Path, toy_data: dict[str, Any]) -> None:
-    cache = tmp_path / "cache"
-    kb_file = tmp_path / "kb.json"
-    kb_file.write_text(json.dumps(toy_data), encoding="utf-8")
-    first = load_knowledge_base(kb_file, cache_dir=cache)
-    entry = entry_path(cache, content_key(kb_file.read_bytes()))
-    assert entry.is_file() and f"-v{__version__}." in entry.name
-    cached = load_knowledge_base(kb_file, cache_dir=cache)
-    # Read back from the cache, the knowledge base is the same, record for record.
-    assert cached.conditions == first.conditions and cached.findings == first.findings
-    assert cached.references == first.references and cached.finding_terms == first.finding_terms
-
-    import marshal
-
-    whole = entry.read_bytes()
-    size = int.from_bytes(whole[:8], "little")
-    good, details = marshal.loads(whole[8 : 8 + size]), whole[8 + size :]
-
-    def entry_of(head: object, tail: bytes = details) -> bytes:
-        blob = marshal.dumps(head)
-        return len(blob).to_bytes(8, "little") + blob + tail
-
-    for damage in (b"", b"{not marshal", whole[: 8 + size - 9], entry_of({"oms_dx_version": "0"}), entry_of([1, 2]),
-                   entry_of({**good, "conditions": [["truncated"]]}), b"\xff" * 8 + whole[8:]):  # fmt: skip
-        entry.write_bytes(damage)
-        again = load_knowledge_base(kb_file, cache_dir=cache)
-        assert again.conditions == first.conditions and again.references == first.references
-    entry.write_bytes(entry_of(good, b"broken card text"))  # the card half damaged: read from the file instead
-    again = load_knowledge_base(kb_file, cache_dir=cache)
-    assert again.card_text("alpha") == first.card_text("alpha") and again.references == first.references
-
-    toy_data["conditions"][0]["findings"]["spots"]["value"] = 0.923
-    kb_file.write_text(json.dumps(toy_data), encoding="utf-8")
-    changed = load_knowledge_base(kb_file, cache_dir=cache)  # new bytes, new key: validated and compiled afresh
-    assert changed.condition("alpha").findings["spots"]["child"].value == 0.923
-
-
-def test_invalid_kb_is_never_cached(tmp_path: Path, toy_data: dict[str, Any]) -> None:
-    from oms_cli.errors import KnowledgeBaseError
-
-    cache = tmp_path / "cache"
-    kb_file = tmp_path / "kb.json"
-    kb_file.write_text(json.dumps(_break(toy_data, "out-of-range")), encoding="utf-8")
-    for _ in range(2):
-        with pytest.raises(KnowledgeBaseError):
-            load_knowledge_base(kb_file, cache_dir=cache)
-    assert not cache.exists() or not any(cache.iterdir())
-
-
-def test_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("a file where the cache directory should be", encoding="utf-8")
-    kb = load_knowledge_base(TOY_KB, cache_dir=blocker / "cache")
-    assert kb.condition("alpha").id == "alpha"
-
-
-def test_no_cache_env(invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OMS_DX_CACHE_DIR", str(tmp_path / "c"))
-    monkeypatch.setenv("OMS_DX_NO_CACHE", "1")
-    assert invoke("suggest", "-f", "spots", "--kb", str(TOY_KB)).exit_code == 0
-    assert not (tmp_path / "c").exists()
+# The compiled cache: tests/faults/test_cache.py.
 
 
 # ----------------------------------------------------------------------------- interrupts

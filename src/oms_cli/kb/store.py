@@ -285,6 +285,7 @@ def write_cache(cache_dir: Path, key: str, data: dict[str, Any], details: dict[s
     if dir_fd is None:
         return
     tmp = f".{name}.{os.urandom(8).hex()}.tmp"
+    created = False
     try:
         head = marshal.dumps({**data, "oms_dx_version": __version__})
         tail = marshal.dumps(details)
@@ -300,6 +301,7 @@ def write_cache(cache_dir: Path, key: str, data: dict[str, Any], details: dict[s
             )
         )
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        created = True
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
             with open(fd, "wb", closefd=False) as fh:
@@ -308,9 +310,11 @@ def write_cache(cache_dir: Path, key: str, data: dict[str, Any], details: dict[s
             os.close(fd)
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except (OSError, ValueError):
-        # A read-only home or a full disk only costs speed: the next run validates again.
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
+        # A read-only home or a full disk only costs speed: the next run validates again. Only a file this call
+        # created is removed (a name already taken, even by a link, is left alone).
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
     finally:
         os.close(dir_fd)
 
