@@ -660,10 +660,21 @@ def _second_part(part: Any, count: int, condition_ids: frozenset[str]) -> _Detai
     if part.__class__ is not dict:
         raise _bad("the second part is not a table")
     sources: list[_Source] = []
-    for e in _list(part["sources"]):
+    add = sources.append
+    for e in _list(part["sources"]):  # one per number, some 2,500: checked inline
         if e.__class__ is not list or len(e) != 3:
             raise _bad("a source is not [refs, estimate, note]")
-        sources.append((_ss(e[0]), _os(e[1]), _os(e[2])))
+        refs, estimate, note = e
+        if (
+            refs.__class__ is not list
+            or (estimate is not None and estimate.__class__ is not str)
+            or (note is not None and note.__class__ is not str)
+        ):
+            raise _bad("a source is not [refs, estimate, note]")
+        for ref in refs:
+            if ref.__class__ is not str:
+                raise _bad("a reference id is not text")
+        add((tuple(refs), estimate, note))
     if len(sources) != count:
         raise _bad("sources do not match the numbers")
     texts = part["texts"]

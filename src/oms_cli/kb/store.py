@@ -127,7 +127,7 @@ def _blake2b() -> type[hashlib.blake2b]:
 
 _MAGIC = b"oms-dx compiled\x00"
 _HEADER = len(_MAGIC) + 8 + 8 + 32 + 32
-_MAX_ENTRY = 256 << 20  # far above any knowledge base (the shipped one's entry is 0.7 MB); bounds what is read
+_MAX_ENTRY = 64 << 20  # a hundred times the shipped knowledge base's entry (0.65 MB); bounds what is read
 _SAFE_FS = hasattr(os, "O_NOFOLLOW") and hasattr(os, "geteuid")  # POSIX; elsewhere there is no cache
 
 
@@ -176,7 +176,7 @@ def _open_dir(cache_dir: Path, *, create: bool) -> int | None:
     """A descriptor of the cache directory if it is a directory owned by this user that no one else can write to,
     else None; with `create`, a missing one is made first (0700). Everything after goes through the descriptor, so
     the directory checked is the one used, whatever happens to the path meanwhile."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO there fails, never waits
     try:
         fd = os.open(cache_dir, flags)
     except FileNotFoundError:
