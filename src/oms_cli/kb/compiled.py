@@ -38,13 +38,6 @@ class Cited:
         self._book: _Provenance | None = None
         self._index = -1
 
-    @classmethod
-    def later(cls, value: float, book: "_Provenance", index: int) -> "Cited":
-        """A number whose sources are entry `index` of `book`, read when first needed."""
-        cited = cls.__new__(cls)
-        cited.value, cited._book, cited._index = value, book, index
-        return cited
-
     def _resolve(self) -> None:
         if self._book is not None:
             self._refs, self._estimate, self._note = self._book.entry(self._index)
@@ -488,7 +481,8 @@ _COUNT = 0  # how many sources it has
 
 
 def _cited(d: Any) -> Cited:
-    # About 2,500 calls on every start-up: checks and construction inline (Cited.later, spelled out).
+    # About 2,500 calls on every start-up: checked and built inline, a number whose sources are entry `index` of
+    # the book, read when first needed.
     if d.__class__ is list:
         value, index = d  # ValueError unless a pair
         if value.__class__ is float and 0.0 < value < 1.0 and index.__class__ is int and 0 <= index < _COUNT:
