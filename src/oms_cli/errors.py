@@ -12,8 +12,11 @@ class ExitCode(IntEnum):
     USAGE = 2
     INPUT = 3
     KNOWLEDGE_BASE = 4
+    OUTPUT = 5
+    HANGUP = 129
     INTERRUPTED = 130
     BROKEN_PIPE = 141
+    TERMINATED = 143
 
 
 class OmsError(Exception):
@@ -61,6 +64,26 @@ class UnknownConditionError(UnknownTermError):
     code = "unknown_condition"
     what = "condition"
     listing = "oms-dx conditions"
+
+
+class OutputError(OmsError):
+    """Raised when results cannot be written: a full disk, a closed stdout, an output file that cannot be made."""
+
+    code = "output"
+    exit_code = ExitCode.OUTPUT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like a ^C so that the same code keeps finished work and stops workers."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process ended by it."""
+        return 128 + self.signum
 
 
 class WorkerError(OmsError):

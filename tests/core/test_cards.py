@@ -166,8 +166,14 @@ def test_show_sections_filter_all_formats(invoke: Invoke) -> None:
     res = invoke("show", "oms", "--section", "pitfalls", "-s", "tests")
     assert res.exit_code == 0
     assert "Differential and pitfalls" in res.stdout and "Best tests" in res.stdout
-    for other in ("Synopsis", "Diagnostic pearls", "References", "Therapy"):
+    for other in ("Synopsis", "Diagnostic pearls", "Therapy"):
         assert other not in res.stdout
+    # The references the chosen sections cite always follow them, numbered as cited.
+    assert "References" in res.stdout and "[1] " in res.stdout
+    notes = invoke("show", "oms", "-s", "pitfalls", "--format", "markdown").stdout
+    cited_numbers = {int(n) for group in re.findall(r"\[([\d, ]+)\]", notes) for n in group.split(",")}
+    listed = re.findall(r"^(\d+)\. ", notes[notes.index("## References") :], flags=re.M)
+    assert cited_numbers and cited_numbers == {int(n) for n in listed}
     doc = invoke("show", "oms", "--section", "pitfalls,tests", "--format", "json").json()
     assert doc["sections"] == ["pitfalls", "tests"]
     assert set(doc["condition"]) == {"id", "name", "aliases", "last_reviewed", "differential_pitfalls", "best_tests"}

@@ -13,7 +13,7 @@ import typer
 import typer.core
 
 from oms_cli import __version__
-from oms_cli.errors import ExitCode, OmsError
+from oms_cli.errors import ExitCode, OmsError, OutputError, Terminated
 from oms_cli.output import streams
 from oms_cli.output.formats import Format
 
@@ -90,6 +90,15 @@ class RootGroup(typer.core.TyperGroup):
         return str(default) == "json"
 
 
+class PlainCommand(typer.core.TyperCommand):
+    """A command whose usage line shows required arguments as plain metavars (`CONDITION`, as click and most
+    tools do) rather than typer's `{CONDITION}`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"{PROG} {__version__}\n")
@@ -124,38 +133,70 @@ def _emit_error(err: OmsError, command: str, fmt: Format) -> None:
     if fmt is Format.json:
         from oms_cli.output.jsondoc import error_document, error_object
 
-        streams.write_json_ascii(error_document(command, error_object(err)))
+        try:
+            streams.write_json_ascii(error_document(command, error_object(err)))
+            sys.stdout.flush()
+        except OSError:
+            streams.silence_stdout()  # stdout is what failed: the stderr line and the exit code must do
 
 
 def register(app: typer.Typer, fn: Callable[..., Any], name: str | None = None) -> None:
     """Add a command to an application, with every expected error turned into one stderr line (plus a JSON error
-    object when the command writes JSON) and its documented exit code."""
+    object when the command writes JSON) and its documented exit code; `-o FILE` is handled here too."""
     command = name or fn.__name__.replace("_", "-")
     full = f"{app.info.name} {command}" if app.info.name and app.info.name != PROG else command
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         fmt = next((v for v in kwargs.values() if isinstance(v, Format)), Format.table)
+        target = kwargs.pop("output", None)
         try:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                # Flush here, also on the way out of an error or an exit code, so that a reader who went away is
-                # noticed inside the guard rather than at interpreter exit.
-                sys.stdout.flush()
+            return run_guarded(functools.partial(fn, *args, **kwargs), target)
         except OmsError as err:
             _emit_error(err, full, fmt)
             raise typer.Exit(int(err.exit_code)) from None
-        except KeyboardInterrupt:
-            # After a ^C echoed by the terminal, start the message on a fresh line.
-            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except BrokenPipeError:
-            # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
-            streams.silence_stdout()
-            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
 
-    app.command(command)(guarded)
+    app.command(command, cls=PlainCommand)(guarded)
+
+
+def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
+    """Run a command's body (into `target` when given), turning interrupts, signals, a reader that went away and
+    write failures into their exit codes; expected errors (OmsError) go up to the caller."""
+    try:
+        try:
+            if target is None:
+                return call()
+            ended: typer.Exit | None = None
+            with streams.output_file(target):
+                try:
+                    result = call()
+                except typer.Exit as exit_code:  # an exit code that comes with results (batch: some cases failed)
+                    ended = exit_code
+            if ended is not None:
+                raise ended
+            return result
+        finally:
+            # Flush here, also on the way out of an error or an exit code, so that a reader who went away or a
+            # full disk is noticed inside the guard rather than at interpreter exit.
+            sys.stdout.flush()
+    except Terminated as sig:
+        streams.silence_stdout()
+        streams.info("terminated")
+        raise typer.Exit(sig.exit_code) from None
+    except KeyboardInterrupt:
+        # After a ^C echoed by the terminal, start the message on a fresh line.
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:
+        # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
+        streams.silence_stdout()
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except OSError as err:
+        message = streams.write_failure(err)
+        if message is None:
+            raise
+        streams.silence_stdout()
+        raise OutputError(message) from None
 
 
 def format_option(allowed: Sequence[Format], help: str) -> Any:
@@ -175,6 +216,17 @@ def format_option(allowed: Sequence[Format], help: str) -> Any:
 
 HUMAN_OR_JSON = (Format.table, Format.json)
 DOCUMENTS = (Format.table, Format.json, Format.markdown)
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the results to FILE (replaced only when complete) instead of stdout.",
+        metavar="FILE",
+        dir_okay=False,
+    ),
+]
 
 KbOpt = Annotated[
     Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")

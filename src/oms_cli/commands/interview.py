@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from oms_cli.commands._shared import HUMAN_OR_JSON, KbOpt, format_option, load_kb, register
+from oms_cli.commands._shared import HUMAN_OR_JSON, KbOpt, OutputOpt, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
 if TYPE_CHECKING:
@@ -22,7 +22,13 @@ def _prompt(text: str) -> "Text":
 def _ask(console: "Console", prompt: str) -> str | None:
     """One line from stdin after a prompt on stderr; None at end of input. Ctrl-C propagates to the guard."""
     console.print(_prompt(prompt), end="")
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except OSError as exc:
+        from oms_cli.errors import InputError
+
+        console.print()
+        raise InputError(f"cannot read answers from standard input ({exc.strerror or exc})") from None
     if not line:
         console.print()
         return None
@@ -38,6 +44,7 @@ def interview(
     max_questions: Annotated[int, typer.Option("--max-questions", min=1, help="Ask at most this many questions.")] = 20,
     format: Annotated[Format, format_option(HUMAN_OR_JSON, "table for people, json for scripts.")] = Format.table,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Ask the most informative question, one at a time, and re-rank after each answer.
 
@@ -49,10 +56,13 @@ def interview(
     from oms_cli.core.interview import Interview, parse_reply
     from oms_cli.errors import InputError
     from oms_cli.output.dispatch import emit
+    from oms_cli.output import streams
     from oms_cli.output.streams import stderr_console
     from oms_cli.output.table import print_interview_step
     from oms_cli.output.views import InterviewSummary, InterviewView
 
+    if streams.is_closed(sys.stdin):
+        raise InputError("cannot read answers: standard input is closed")
     ui = stderr_console()
     knowledge = load_kb(kb)
     session = Interview(knowledge, stop_at=stop_at, max_questions=max_questions)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import DOCUMENTS, KbOpt, complete_conditions, format_option, load_kb, register
+from oms_cli.commands._shared import DOCUMENTS, KbOpt, OutputOpt, complete_conditions, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
 
@@ -12,7 +12,9 @@ def show(
     condition: Annotated[
         str,
         typer.Argument(
-            help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').", autocompletion=complete_conditions
+            help="Condition id, name or alias (e.g. oms, 'dancing eye syndrome').",
+            autocompletion=complete_conditions,
+            metavar="CONDITION",
         ),
     ],
     section: Annotated[
@@ -28,6 +30,7 @@ def show(
         Format, format_option(DOCUMENTS, "table for people, json for scripts, markdown for notes.")
     ] = Format.table,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Print the reference card of a condition, every statement with its source.
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import KbOpt, complete_findings, format_option, load_kb, register
+from oms_cli.commands._shared import KbOpt, OutputOpt, complete_findings, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
 FORMATS = (Format.table, Format.json, Format.markdown, Format.csv, Format.tsv)
@@ -72,6 +72,7 @@ def suggest(
         format_option(FORMATS, "table for people, json for scripts, markdown for notes, csv/tsv for spreadsheets."),
     ] = Format.table,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Rank OMS and its mimics for the entered findings, age and onset.
 

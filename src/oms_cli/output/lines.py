@@ -2,7 +2,7 @@
 
 Rich's Text wraps every paragraph through per-word cell measurement, which costs tens of milliseconds on a long
 reference card; start-up is paid on every call. Here a paragraph is a list of (text, style) runs, wrapped
-greedily on spaces like Rich does (long words are folded, hyphens never break a line), and the result is yielded
+greedily on spaces like Rich does (a word longer than the line is kept whole, hyphens never break a line), and the result is yielded
 as Segments, which Rich prints without measuring again.
 """
 
@@ -30,7 +30,11 @@ def _width(text: str) -> int:
 
 
 def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
-    """(start, end) offsets of the wrapped lines of `plain`, without the spaces where lines break."""
+    """(start, end) offsets of the wrapped lines of `plain`, without the spaces where lines break.
+
+    A word longer than a line (a URL, a DOI, a command) is never cut: it gets a line of its own and runs past the
+    width, so that the terminal soft-wraps it and a copy or a file keeps it whole.
+    """
     width = max(width, 1)
     lines: list[tuple[int, int]] = []
     start: int | None = None  # where the current line's first word starts
@@ -43,25 +47,9 @@ def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
         elif _width(plain[start:word_end]) > width:
             lines.append((start, end))
             start = word_start
-        while _width(plain[start:word_end]) > width:  # a word longer than a line is folded
-            cut = start + _fold(plain[start:word_end], width)
-            lines.append((start, cut))
-            start = cut
         end = word_end
     lines.append((start, end) if start is not None else (0, 0))
     return lines
-
-
-def _fold(text: str, width: int) -> int:
-    """How many characters of `text` fill `width` cells (at least one)."""
-    if text.isascii():
-        return max(width, 1)
-    from rich.cells import cell_len
-
-    n = 0
-    while n < len(text) and cell_len(text[: n + 1]) <= width:
-        n += 1
-    return max(n, 1)
 
 
 def wrap(runs: Sequence[Run], width: int, first: str = "", rest: str | None = None) -> list[list[Run]]:

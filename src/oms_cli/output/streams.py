@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oms_cli.output.safe import printable
@@ -43,6 +46,127 @@ class _TrimmedStdout:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._out, name)  # flush, isatty, fileno, encoding: as the real stdout
+
+
+# Errors that mean results could not be written (EPIPE is apart: the reader left, which is not a failure).
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EBADF, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS})
+
+
+def _closed_stream(name: str, mode: str) -> Any:
+    """A text stream standing in for a standard stream the caller closed (`>&-`, `<&-`): every use fails with
+    EBADF, so that the failure is reported like any other write or read error."""
+    import io
+
+    class Closed(io.RawIOBase):
+        def readable(self) -> bool:
+            return mode == "r"
+
+        def writable(self) -> bool:
+            return mode == "w"
+
+        def readinto(self, buffer: Any) -> int:
+            raise OSError(errno.EBADF, f"{name} is closed")
+
+        def write(self, data: Any) -> int:
+            raise OSError(errno.EBADF, f"{name} is closed")
+
+    raw = Closed()
+    buffered = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+    stream = io.TextIOWrapper(buffered, encoding="utf-8", errors="backslashreplace")
+    stream.closed_by_caller = True  # type: ignore[attr-defined]
+    return stream
+
+
+def is_closed(stream: Any) -> bool:
+    """Whether a standard stream was closed by the caller (see `prepare`)."""
+    return getattr(stream, "closed_by_caller", False) is True
+
+
+def prepare() -> None:
+    """Make the standard streams safe to use, once, at start-up.
+
+    - A closed descriptor (`>&-`) is reopened on /dev/null, so that no file opened later takes its number and
+      receives output by mistake, and the Python stream is replaced by one whose every use fails with EBADF.
+    - Output is UTF-8 whatever the locale (as in Python's UTF-8 mode): results are the same bytes under
+      `LC_ALL=C` as under a UTF-8 locale, and text that cannot be encoded (a lone surrogate from argv) is
+      written as a backslash escape instead of failing.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+            except OSError:
+                pass
+            setattr(sys, name, _closed_stream(name, mode) if name != "stderr" else open(os.devnull, "w"))  # noqa: SIM115
+            continue
+        stream = getattr(sys, name)
+        if stream is None or not hasattr(stream, "reconfigure"):
+            continue
+        encoding = (stream.encoding or "").lower().replace("_", "-")
+        if name == "stdin":
+            if encoding not in ("utf-8", "utf8"):
+                stream.reconfigure(encoding="utf-8", errors="replace")
+        elif encoding not in ("utf-8", "utf8"):
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+        elif stream.errors != "backslashreplace":
+            stream.reconfigure(errors="backslashreplace")
+
+
+def write_failure(err: OSError) -> str | None:
+    """The one-line message for an error writing results, or None when the error is something else."""
+    if err.errno not in WRITE_ERRNOS:
+        return None
+    reason = err.strerror or str(err)
+    return f"cannot write results: {reason}"
+
+
+@contextmanager
+def output_file(path: Path) -> Iterator[None]:
+    """Send stdout to `path` for the duration, atomically: the results go to a new temporary file in the same
+    directory, which replaces `path` only when the command completes; on any failure it is removed."""
+    import tempfile
+
+    from oms_cli.errors import OutputError
+
+    def failed(err: OSError) -> OutputError:
+        return OutputError(f"cannot write {path}: {err.strerror or err}")
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as err:
+        raise failed(err) from None
+    handle = open(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n")  # noqa: SIM115
+    saved, sys.stdout = sys.stdout, handle
+    done = False
+    try:
+        try:
+            yield
+        except OSError as err:
+            if write_failure(err) is None:
+                raise
+            raise failed(err) from None
+        try:
+            handle.flush()
+            os.fsync(handle.fileno())
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(handle.fileno(), 0o666 & ~mask)  # as a file made by the shell's `>` would be
+            handle.close()
+            os.replace(tmp, path)
+        except OSError as err:
+            raise failed(err) from None
+        done = True
+    finally:
+        sys.stdout = saved
+        if not done:
+            for undo in (handle.close, lambda: os.unlink(tmp)):
+                with suppress(OSError):
+                    undo()
 
 
 def console() -> Console:
@@ -112,7 +236,8 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
-        pass
+        # No descriptor to redirect (a closed stdout stands in): drop the stream and what it still holds.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 def byte_writer() -> Callable[[bytes], None]:

@@ -275,9 +275,13 @@ def _print_ledgers(console: Console, analysis: Analysis, kb: CompiledKnowledgeBa
 def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
     from rich.table import Table
 
+    # Ids are what people type next: never wrapped or cut; the names wrap instead.
     table = Table()
-    for col in ("Id", "Name", "Prior (child)", "Prior (adult)", CANT_MISS_MARK):
-        table.add_column(col)
+    table.add_column("Id", no_wrap=True, min_width=max(len(c.id) for c in kb.conditions))
+    table.add_column("Name", ratio=1)
+    table.add_column("Child", justify="right", no_wrap=True)
+    table.add_column("Adult", justify="right", no_wrap=True)
+    table.add_column(CANT_MISS_MARK, justify="center", width=1)
     for c in kb.conditions:
         table.add_row(
             t(c.id, style="bold"),
@@ -287,16 +291,26 @@ def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
             t(CANT_MISS_MARK if c.cant_miss else "", style="bold red"),
         )
     console.print(table)
+    console.print(
+        t(f"Child and Adult: share of presentations (prior); {CANT_MISS_MARK} can't miss. Details: oms-dx show ID"),
+        style="dim",
+    )
 
 
 def _print_findings(console: Console, kb: CompiledKnowledgeBase) -> None:
     from rich.table import Table
 
+    # Ids never wrap; the label and its synonyms share one wrapping column so nothing is cut at 80 columns.
     table = Table()
-    for col in ("Id", "Label", "Kind", "HPO", "Synonyms"):
-        table.add_column(col)
+    table.add_column("Id", no_wrap=True, min_width=max(len(f.id) for f in kb.findings))
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("HPO", no_wrap=True)
+    table.add_column("Label (synonyms)", ratio=1)
     for f in kb.findings:
-        table.add_row(t(f.id, style="bold"), t(f.label), t(f.kind), t(f.hpo or ""), t(", ".join(f.synonyms)))
+        label = t(f.label)
+        if f.synonyms:
+            label.append(printable(" (" + ", ".join(f.synonyms) + ")"), style="dim")
+        table.add_row(t(f.id, style="bold"), t(f.kind), t(f.hpo or ""), label)
     console.print(table)
 
 
@@ -304,9 +318,9 @@ def _print_validation(view: v.ValidationView) -> None:
     import sys
 
     report = view.report
-    for check in report.checks:
+    for check in report.checks:  # the checks are the result, on stdout with the verdict
         detail = f" ({check.detail})" if check.detail else ""
-        streams.info(f"{check.name}: {check.status}{detail}")
+        sys.stdout.write(f"{printable(check.name)}: {printable(check.status)}{printable(detail)}\n")
     for problem in report.problems:
         where = f"{report.file}: {problem.path}" if problem.path else report.file
         sys.stdout.write(f"{printable(where)}: {printable(problem.message)}\n")
