@@ -55,8 +55,8 @@ def interview(
     from oms_cli.core.inputs import parse_age, parse_onset, split_terms
     from oms_cli.core.interview import Interview, parse_reply
     from oms_cli.errors import InputError
-    from oms_cli.output.dispatch import emit
     from oms_cli.output import streams
+    from oms_cli.output.dispatch import emit
     from oms_cli.output.streams import stderr_console
     from oms_cli.output.table import print_interview_step
     from oms_cli.output.views import InterviewSummary, InterviewView
