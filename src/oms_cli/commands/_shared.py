@@ -55,6 +55,13 @@ class RootGroup(typer.core.TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         try:
             rv = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except SystemExit as done:
+            # click turns a reader that left while help was written into exit 1 (after wrapping stdout in its
+            # PacifyFlushWrapper); the documented code is 141.
+            if done.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                streams.silence_stdout()
+                sys.exit(int(ExitCode.BROKEN_PIPE))
+            raise
         except ClickException as err:
             err.show()
             command = self._command_of(argv)
@@ -159,6 +166,35 @@ def register(app: typer.Typer, fn: Callable[..., Any], name: str | None = None) 
     app.command(command, cls=PlainCommand)(guarded)
 
 
+def on_termination_raise() -> None:
+    """From now on SIGTERM and SIGHUP raise `Terminated` (a KeyboardInterrupt) in the main thread, so that the
+    clean-up a ^C gets (whole records, workers stopped, no partial -o file) runs for them too. A signal the
+    caller chose to ignore (`nohup`) stays ignored."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, stop)
+
+
+def _leave_if_threads_linger(code: int) -> None:
+    """Exit now if a stopped batch left threads behind: a process pool's queue feeder can stay blocked on a pipe
+    that no worker reads any more, and the interpreter would wait for it at exit. Everything kept is written."""
+    import threading
+
+    if threading.active_count() > 1:
+        import contextlib
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+
+
 def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
     """Run a command's body (into `target` when given), turning interrupts, signals, a reader that went away and
     write failures into their exit codes; expected errors (OmsError) go up to the caller."""
@@ -167,6 +203,7 @@ def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
             if target is None:
                 return call()
             ended: typer.Exit | None = None
+            on_termination_raise()
             with streams.output_file(target):
                 try:
                     result = call()
@@ -179,14 +216,16 @@ def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
             # Flush here, also on the way out of an error or an exit code, so that a reader who went away or a
             # full disk is noticed inside the guard rather than at interpreter exit.
             sys.stdout.flush()
-    except Terminated as sig:
-        streams.silence_stdout()
-        streams.info("terminated")
-        raise typer.Exit(sig.exit_code) from None
-    except KeyboardInterrupt:
-        # After a ^C echoed by the terminal, start the message on a fresh line.
-        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except KeyboardInterrupt as stop:  # ^C, or SIGTERM/SIGHUP raised as Terminated
+        if isinstance(stop, Terminated):
+            code = stop.exit_code
+            streams.info("terminated" if code == ExitCode.TERMINATED else "hung up")
+        else:
+            code = int(ExitCode.INTERRUPTED)
+            # After a ^C echoed by the terminal, start the message on a fresh line.
+            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
+        _leave_if_threads_linger(code)
+        raise typer.Exit(code) from None
     except BrokenPipeError:
         # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
         streams.silence_stdout()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from oms_cli.commands._shared import KbOpt, OutputOpt, format_option, load_kb, register
+from oms_cli.commands._shared import KbOpt, OutputOpt, format_option, load_kb, on_termination_raise, register
 from oms_cli.output.formats import Format
 
 FORMATS = (Format.json, Format.csv, Format.tsv)
@@ -127,6 +127,7 @@ def batch(
 
     if phenopackets is not None and input != "-":
         raise typer.BadParameter("give either FILE or --phenopackets, not both", param_hint="FILE")
+    on_termination_raise()
     knowledge = load_kb(kb)
     # The bar is drawn on a terminal stderr (by default), and never while the records go to a terminal too:
     # there they would interleave with it.

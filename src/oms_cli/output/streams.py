@@ -169,18 +169,27 @@ def output_file(path: Path) -> Iterator[None]:
                     undo()
 
 
-def console() -> Console:
-    """The Rich console for results on stdout."""
+def _console_class() -> type[Console]:
     from rich.console import Console
 
-    return Console(file=_TrimmedStdout(), highlight=False, emoji=False)  # type: ignore[arg-type]
+    class QuietConsole(Console):
+        """A Rich console that reports a reader who went away as BrokenPipeError (exit 141 in the commands'
+        guard) instead of Rich's own SystemExit(1)."""
+
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return QuietConsole
+
+
+def console() -> Console:
+    """The Rich console for results on stdout."""
+    return _console_class()(file=_TrimmedStdout(), highlight=False, emoji=False)  # type: ignore[arg-type]
 
 
 def stderr_console() -> Console:
     """A Rich console for messages, prompts and progress on stderr."""
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, emoji=False)
+    return _console_class()(stderr=True, highlight=False, emoji=False)
 
 
 def write_text(text: str) -> None:
@@ -240,6 +249,9 @@ def silence_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
+WRITE_PIECE = 64 << 10  # a pipe's buffer: a piece this size goes out in one go to a reader keeping up
+
+
 def byte_writer() -> Callable[[bytes], None]:
     """A function that writes whole blocks of records to stdout (through its binary buffer when it has one)."""
     import signal
@@ -260,14 +272,23 @@ def byte_writer() -> Callable[[bytes], None]:
 
     if not hasattr(signal, "pthread_sigmask"):
         return put
-    held = {signal.SIGINT}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
     def write(data: bytes) -> None:
-        # A ^C in the middle of a large write would cut a record in half: hold it until the block is out.
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            put(data)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        # A signal in the middle of a write would cut a record in half, so it is held while a piece is written;
+        # pieces end at a record boundary and are at most about WRITE_PIECE bytes, so that on a stalled reader
+        # a ^C waits for one small write, not for the whole block.
+        start, size = 0, len(data)
+        while start < size:
+            end = size
+            if size - start > WRITE_PIECE:
+                end = data.rfind(b"\n", start, start + WRITE_PIECE) + 1 or data.find(b"\n", start + WRITE_PIECE) + 1
+                end = end or size
+            signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            try:
+                put(data[start:end])
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+            start = end
 
     return write
