@@ -44,7 +44,9 @@ class UnknownTermError(InputError):
     listing = "oms-dx --help"
 
     def __init__(self, token: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        quoted = [repr(s) for s in suggestions]
+        either = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+        hint = f"; did you mean {either}?" if suggestions else ""
         super().__init__(f"unknown {self.what} {token!r}{hint} (see '{self.listing}')")
         self.token = token
         self.suggestions = suggestions

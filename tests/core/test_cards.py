@@ -196,12 +196,12 @@ def test_show_json_criteria_and_groups(invoke: Invoke) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
-def test_show_unknown_section_is_an_input_error(invoke: Invoke, fmt: str) -> None:
+def test_show_unknown_section_is_a_usage_error(invoke: Invoke, fmt: str) -> None:
     res = invoke("show", "oms", "--section", "pearl", "--format", fmt)
-    assert res.exit_code == ExitCode.INPUT
+    assert res.exit_code == ExitCode.USAGE
     assert "did you mean 'pearls'" in res.stderr
     if fmt == "json":
-        assert res.json()["error"]["code"] == "invalid_input"
+        assert res.json()["error"]["code"] == "usage"
 
 
 def test_card_text_from_the_kb_is_inert(

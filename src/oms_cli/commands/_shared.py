@@ -108,7 +108,11 @@ class PlainCommand(typer.core.TyperCommand):
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"{PROG} {__version__}\n")
+        try:
+            kb = f"knowledge base {load_kb(None).kb_version}"
+        except OmsError as err:  # the version of the program is still worth printing
+            kb = f"knowledge base unavailable: {err.message}"
+        sys.stdout.write(f"{PROG} {__version__} ({kb})\n")
         raise typer.Exit(0)
 
 
@@ -253,6 +257,18 @@ def format_option(allowed: Sequence[Format], help: str) -> Any:
     return typer.Option("--format", help=help, metavar=f"[{'|'.join(names)}]", parser=parse, autocompletion=complete)
 
 
+def finite(value: float | None) -> float | None:
+    """Option callback: NaN and infinities are not numbers a person means (click's range checks let NaN through,
+    since every comparison with it is false); -0 is 0."""
+    import math
+
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number.")
+    return value + 0.0
+
+
 HUMAN_OR_JSON = (Format.table, Format.json)
 DOCUMENTS = (Format.table, Format.json, Format.markdown)
 
@@ -292,7 +308,15 @@ def complete_findings(ctx: typer.Context, incomplete: str) -> list[str]:
     if key.startswith("hp"):
         terms = sorted(f.hpo for f in kb.findings if f.hpo)
         key = key.upper()
-    return [prefix + t for t in terms if t.startswith(key)]
+    # Terms from a knowledge base reach the user's shell: control characters never do.
+    return [prefix + t for t in terms if t.startswith(key) and t.isprintable()]
+
+
+def complete_onsets(incomplete: str) -> list[str]:
+    """Shell completion of the four onset tempos."""
+    from oms_cli.kb.terms import ONSETS
+
+    return [o for o in ONSETS if o.startswith(incomplete.strip().lower())]
 
 
 def complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -302,4 +326,4 @@ def complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
     except OmsError:
         return []
     key = incomplete.strip().lower().replace(" ", "-")
-    return sorted(t for t in set(kb.condition_terms) | set(kb.condition_ids) if t.startswith(key))
+    return sorted(t for t in set(kb.condition_terms) | set(kb.condition_ids) if t.startswith(key) and t.isprintable())

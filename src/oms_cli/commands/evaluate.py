@@ -70,6 +70,14 @@ def evaluate(
         finally:
             close()
         shown_file = "<stdin>" if file == "-" else file
+    if result.n == 0:
+        from oms_cli.errors import InputError
+
+        reasons = sorted({s.reason for s in result.skipped})
+        why = f" ({'; '.join(reasons[:3])})" if reasons else ""
+        if not result.n_skipped:
+            raise InputError(f"no cases in {shown_file}")
+        raise InputError(f"no case in {shown_file} could be scored: {result.n_skipped} skipped{why}")
     emit(format, EvaluationView(knowledge, result, shown_file))
     if result.n_errors:
         raise typer.Exit(int(ExitCode.INPUT))

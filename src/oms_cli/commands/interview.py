@@ -5,7 +5,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from oms_cli.commands._shared import HUMAN_OR_JSON, KbOpt, OutputOpt, format_option, load_kb, register
+from oms_cli.commands._shared import (
+    HUMAN_OR_JSON,
+    KbOpt,
+    OutputOpt,
+    complete_onsets,
+    finite,
+    format_option,
+    load_kb,
+    register,
+)
 from oms_cli.output.formats import Format
 
 if TYPE_CHECKING:
@@ -37,9 +46,17 @@ def _ask(console: "Console", prompt: str) -> str | None:
 
 def interview(
     age: Annotated[str | None, typer.Option("--age", help="Age, if known (otherwise it is asked).")] = None,
-    onset: Annotated[str | None, typer.Option("--onset", help="Onset tempo, if known (otherwise it is asked).")] = None,
+    onset: Annotated[
+        str | None,
+        typer.Option(
+            "--onset", metavar="TEMPO", autocompletion=complete_onsets, help="Onset tempo, if known (otherwise asked)."
+        ),
+    ] = None,
     stop_at: Annotated[
-        float, typer.Option("--stop-at", min=0.5, max=1.0, help="Stop when the leading condition reaches this.")
+        float,
+        typer.Option(
+            "--stop-at", min=0.5, max=1.0, callback=finite, help="Stop when the leading condition reaches this."
+        ),
     ] = 0.9,
     max_questions: Annotated[int, typer.Option("--max-questions", min=1, help="Ask at most this many questions.")] = 20,
     format: Annotated[Format, format_option(HUMAN_OR_JSON, "table for people, json for scripts.")] = Format.table,

@@ -28,19 +28,20 @@ class _TrimmedStdout:
     def __init__(self) -> None:
         self._out = sys.stdout
 
-    def _trim(self, line: str) -> str:
+    @classmethod
+    def _trim_line(cls, line: str) -> str:
         # Peel the spaces and style codes (SGR) off the end of the line; put the codes back.
         codes: list[str] = []
         while True:
             line = line.rstrip(" ")
-            code = self._code_at_end.search(line) if "\x1b" in line else None
+            code = cls._code_at_end.search(line) if "\x1b" in line else None
             if code is None:
                 return line + "".join(reversed(codes))
             codes.append(code.group())
             line = line[: code.start()]
 
     def write(self, text: str) -> int:
-        trim = self._trim
+        trim = self._trim_line
         self._out.write("\n".join([trim(line) for line in text.split("\n")]))
         return len(text)
 
@@ -185,6 +186,68 @@ def _console_class() -> type[Console]:
 def console() -> Console:
     """The Rich console for results on stdout."""
     return _console_class()(file=_TrimmedStdout(), highlight=False, emoji=False)  # type: ignore[arg-type]
+
+
+def pager_command() -> list[str] | None:
+    """The pager to show long results through: only when stdout and stdin are a terminal, as git and gh do;
+    $OMS_DX_PAGER, else $PAGER, else less; an empty value or `cat` turns it off."""
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        return None
+    import shlex
+    import shutil
+
+    chosen = os.environ.get("OMS_DX_PAGER", os.environ.get("PAGER", "less"))
+    try:
+        command = shlex.split(chosen)
+    except ValueError:
+        return None
+    if not command or command[0] == "cat" or shutil.which(command[0]) is None:
+        return None
+    return command
+
+
+@contextmanager
+def paged() -> Iterator[Console]:
+    """A console for results that go through the pager when they would not fit the terminal's height."""
+    out = console()
+    command = pager_command()
+    if command is None:
+        yield out
+        return
+    with out.capture() as captured:
+        yield out
+    text = "\n".join(_TrimmedStdout._trim_line(line) for line in captured.get().split("\n"))
+    if text.count("\n") < out.height:
+        sys.stdout.write(text)
+        return
+    _page(command, text)
+
+
+def _page(command: list[str], text: str) -> None:
+    import signal
+    import subprocess
+
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")  # as git: quit if one screen, keep colours, leave the text on the screen
+    env.setdefault("LV", "-c")
+    sys.stdout.flush()
+    try:
+        pager = subprocess.Popen(command, stdin=subprocess.PIPE, env=env)
+    except OSError:
+        sys.stdout.write(text)
+        return
+    # The pager owns the terminal now: ^C is for it (less stops scrolling), not for us.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert pager.stdin is not None
+        try:
+            pager.stdin.write(text.encode("utf-8", "backslashreplace"))
+            pager.stdin.close()
+        except BrokenPipeError:
+            pass  # the reader quit before the end: that is how a pager is used
+        pager.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def stderr_console() -> Console:

@@ -37,33 +37,37 @@ def t(text: str, style: str = "") -> Text:
 
 
 def render(view: v.View) -> None:
-    """Print a command's result for people."""
-    if isinstance(view, v.SuggestView):
-        print_suggest(streams.console(), view.analysis, view.kb, view.top, view.explain, view.details)
-    elif isinstance(view, v.InterviewView):
+    """Print a command's result for people (through the pager on a terminal when it is longer than the screen)."""
+    if isinstance(view, v.InterviewView):
         out = streams.console()
         print_suggest(out, view.analysis, view.kb)
-        out.print(t("Reproduce with: " + view.summary.command, style="bold"))
-    elif isinstance(view, v.CardView):
-        from oms_cli.output.table_card import print_card
-
-        print_card(streams.console(), view.kb, view.card)
-    elif isinstance(view, v.ComparisonView):
-        from oms_cli.output.table_card import print_comparison
-
-        print_comparison(streams.console(), view.kb, view.comparison)
-    elif isinstance(view, v.ConditionsView):
-        _print_conditions(streams.console(), view.kb)
-    elif isinstance(view, v.FindingsView):
-        _print_findings(streams.console(), view.kb)
-    elif isinstance(view, v.EvaluationView):
-        from oms_cli.output.table_eval import print_evaluation
-
-        print_evaluation(streams.console(), view.evaluation, view.kb, view.file)
-    elif isinstance(view, v.ValidationView):
+        # One unwrapped line: a command broken across lines would run half of it when pasted.
+        out.print(t("Reproduce with: " + view.summary.command, style="bold"), soft_wrap=True)
+        return
+    if isinstance(view, v.ValidationView):
         _print_validation(view)
-    else:
-        assert_never(view)
+        return
+    with streams.paged() as out:
+        if isinstance(view, v.SuggestView):
+            print_suggest(out, view.analysis, view.kb, view.top, view.explain, view.details)
+        elif isinstance(view, v.CardView):
+            from oms_cli.output.table_card import print_card
+
+            print_card(out, view.kb, view.card)
+        elif isinstance(view, v.ComparisonView):
+            from oms_cli.output.table_card import print_comparison
+
+            print_comparison(out, view.kb, view.comparison)
+        elif isinstance(view, v.ConditionsView):
+            _print_conditions(out, view.kb)
+        elif isinstance(view, v.FindingsView):
+            _print_findings(out, view.kb)
+        elif isinstance(view, v.EvaluationView):
+            from oms_cli.output.table_eval import print_evaluation
+
+            print_evaluation(out, view.evaluation, view.kb, view.file)
+        else:
+            assert_never(view)
 
 
 # ----------------------------------------------------------------------------- suggest

@@ -128,7 +128,7 @@ def print_card(console: Console, kb: CompiledKnowledgeBase, card: Card) -> None:
             out.para(reference_runs(n, ref))
     out.blank()
     out.para([(f"Last reviewed {card.text.last_reviewed}. {DISCLAIMER}", "dim")])
-    console.print(out)
+    console.print(out, crop=False)  # a URL longer than the line runs on: the terminal wraps it, a file keeps it whole
 
 
 def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Comparison) -> None:
@@ -201,4 +201,4 @@ def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Compariso
             out.para(reference_runs(n, ref))
     out.blank()
     out.para([(DISCLAIMER, "dim")])
-    console.print(out)
+    console.print(out, crop=False)  # a URL longer than the line runs on: the terminal wraps it, a file keeps it whole
