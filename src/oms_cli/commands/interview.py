@@ -29,9 +29,18 @@ def _prompt(text: str) -> "Text":
 
 
 def _ask(console: "Console", prompt: str) -> str | None:
-    """One line from stdin after a prompt on stderr; None at end of input. Ctrl-C propagates to the guard."""
+    """One line from stdin after a prompt on stderr; None at end of input. Ctrl-C propagates to the guard.
+
+    On a terminal the line is read with `input` (line editing, and Tab completion once `_completion` is set up);
+    its own prompt is empty, because input() would write a prompt to stdout, which carries only results."""
     console.print(_prompt(prompt), end="")
     try:
+        if sys.stdin.isatty():
+            try:
+                return input("").strip()
+            except EOFError:
+                console.print()
+                return None
         line = sys.stdin.readline()
     except OSError as exc:
         from oms_cli.errors import InputError
@@ -42,6 +51,26 @@ def _ask(console: "Console", prompt: str) -> str | None:
         console.print()
         return None
     return line.strip()
+
+
+def _completion(words: list[str]) -> None:
+    """Tab completion of finding names and replies where the terminal and Python's readline allow it."""
+    if not sys.stdin.isatty():
+        return
+    try:
+        import readline
+    except ImportError:  # no readline on this platform: typing still works
+        return
+    choices = sorted({w for w in words if w.isprintable()})
+
+    def complete(text: str, state: int) -> str | None:
+        head = text.lstrip()
+        matches = [c for c in choices if c.startswith(head.lower())]
+        return matches[state] if state < len(matches) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims(",")  # a finding name may hold spaces; a comma separates names
+    readline.parse_and_bind("tab: complete")
 
 
 def interview(
@@ -74,6 +103,7 @@ def interview(
     from oms_cli.errors import InputError
     from oms_cli.output import streams
     from oms_cli.output.dispatch import emit
+    from oms_cli.output.safe import printable
     from oms_cli.output.streams import stderr_console
     from oms_cli.output.table import print_interview_step
     from oms_cli.output.views import InterviewSummary, InterviewView
@@ -101,32 +131,31 @@ def interview(
                 break
             except InputError as err:
                 ui.print(_prompt(f"  {err.message}"), style="red")
-    while (
-        text := _ask(ui, "Findings already known to be present (comma list; empty for none): ")
-    ) is not None and text:
+    _completion([*knowledge.finding_ids, *(t.replace("-", " ") for t in knowledge.finding_terms)])
+    text = _ask(ui, "Findings already known to be present (comma list; empty for none): ")
+    pending = split_terms([text]) if text else []
+    while pending:  # an unknown name is asked for again on its own; the others are kept
+        term = pending.pop(0)
         try:
-            known = list(dict.fromkeys(knowledge.resolve_finding(t) for t in split_terms([text])))
+            session.known(knowledge.resolve_finding(term))
         except InputError as err:
             ui.print(_prompt(f"  {err.message}"), style="red")
-            continue
-        for fid in known:
-            session.answer(fid, "yes")
-        break
+            again = _ask(ui, f"  Instead of {term!r} (empty to leave it out): ")
+            if again:
+                pending[0:0] = split_terms([again])
 
     analysis = session.analysis()
-    finished = False
-    while not finished:
+    while (question := session.next_question(analysis)) is not None:
+        # The running table is shown before each question only: the final one is the result, on stdout.
         print_interview_step(ui, analysis)
-        question = session.next_question(analysis)
-        if question is None:
-            break
         finding = knowledge.finding(question)
-        ui.print(_prompt(f"Q{session.asked + 1}. {finding.label}? "), end="")
-        ui.print(_prompt(f"({finding.definition})"), style="dim")
+        line = _prompt(f"Q{session.asked + 1}. {finding.label}? ")
+        line.append(printable(f"({finding.definition})"), style="dim")
+        ui.print(line)  # one text, so that it wraps at word boundaries from its first line
+        text = None
         while True:
             text = _ask(ui, "  [y]es / [n]o / [u]nknown / [s]kip, empty to finish: ")
             if not text:
-                finished = True
                 break
             reply = parse_reply(text)
             if reply is not None:
@@ -134,6 +163,8 @@ def interview(
                 analysis = session.analysis()
                 break
             ui.print(_prompt("  please answer y, n, u or s"), style="red")
+        if not text:
+            break
     reason = session.stop_reason(analysis) or "stopped by the user"
     ui.print(_prompt(f"Finished: {reason}."))
     summary = InterviewSummary(

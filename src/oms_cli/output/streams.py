@@ -18,15 +18,14 @@ if TYPE_CHECKING:
 
 
 class _TrimmedStdout:
-    """stdout for Rich, minus the spaces Rich pads table titles and wrapped lines with up to the full width.
-
-    Trailing blanks are invisible on a terminal but land in notes, diffs and copied text.
+    """stdout (or stderr) for Rich, minus the spaces Rich pads table titles and wrapped lines with up to the full
+    width. Trailing blanks are invisible on a terminal but land in notes, diffs, logs and copied text.
     """
 
     _code_at_end = re.compile(r"\x1b\[[0-9;]*m\Z")
 
-    def __init__(self) -> None:
-        self._out = sys.stdout
+    def __init__(self, out: Any = None) -> None:
+        self._out = sys.stdout if out is None else out
 
     @classmethod
     def _trim_line(cls, line: str) -> str:
@@ -42,7 +41,9 @@ class _TrimmedStdout:
 
     def write(self, text: str) -> int:
         trim = self._trim_line
-        self._out.write("\n".join([trim(line) for line in text.split("\n")]))
+        lines = text.split("\n")
+        # The text after the last newline is not a finished line: a prompt keeps the space the answer follows.
+        self._out.write("\n".join([*(trim(line) for line in lines[:-1]), lines[-1]]))
         return len(text)
 
     def __getattr__(self, name: str) -> Any:
@@ -252,7 +253,7 @@ def _page(command: list[str], text: str) -> None:
 
 def stderr_console() -> Console:
     """A Rich console for messages, prompts and progress on stderr."""
-    return _console_class()(stderr=True, highlight=False, emoji=False)
+    return _console_class()(file=_TrimmedStdout(sys.stderr), highlight=False, emoji=False)  # type: ignore[arg-type]
 
 
 def write_text(text: str) -> None:
