@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from oms_cli.core.engine import ScoredCondition
     from oms_cli.core.reasoning import Analysis
     from oms_cli.kb.compiled import CompiledKnowledgeBase
 
@@ -89,12 +90,10 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
     table.add_column("Probability", no_wrap=True, width=16)
     table.add_column(CANT_MISS_MARK, justify="center", width=1)
     table.add_column("Why", no_wrap=True, overflow="ellipsis", width=max(width - fixed, 12))
+    # (the ellipsis is a safety net: _reason drops whole items, so a finding's name is never cut)
+    why_width = max(width - fixed, 12)
     for r in shown:
-        pos, neg = why(r)
-        reason = t(", ".join(effect_text(kb, c) for c in pos), style="green")
-        if pos and neg:
-            reason.append("; ")
-        reason.append(printable(", ".join(effect_text(kb, c) for c in neg)), style="red")
+        reason = _reason(kb, r, why_width)
         table.add_row(
             t(str(r.rank)),
             t(r.id),
@@ -104,7 +103,7 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
         )
     other = ranking.other_probability
     table.add_row(t(""), t("other causes", style="dim"), t(f"{bar(other)} {pct(other):>5}", style="dim"), t(""),
-                  t("a cause not in this knowledge base", style="dim"))  # fmt: skip
+                  t("causes not listed here", style="dim"))  # fmt: skip
     parts: list[Any] = [table]
     if hidden:
         parts.append(
@@ -119,6 +118,25 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
             t(f"Can't miss: no flagged condition at or above {pct(analysis.cant_miss_threshold)}.", style="dim")
         )
     return parts
+
+
+def _reason(kb: CompiledKnowledgeBase, r: ScoredCondition, width: int) -> Text:
+    """The strongest findings for (green) and against (red) a condition, as many whole items as fit `width`;
+    a trailing "…" says that --explain has more."""
+    pos, neg = why(r)
+    items = [(effect_text(kb, c), "green") for c in pos] + [(effect_text(kb, c), "red") for c in neg]
+    reason = t("")
+    used = 0
+    for n, (text, style) in enumerate(items):
+        sep = "" if n == 0 else ("; " if style == "red" and items[n - 1][1] == "green" else ", ")
+        rest = 2 if n < len(items) - 1 else 0  # room for the ", …" that would follow
+        if used + len(sep) + len(text) + rest > width:
+            reason.append(" …" if n else "…", style="dim")
+            break
+        reason.append(sep)
+        reason.append(printable(text), style=style)
+        used += len(sep) + len(text)
+    return reason
 
 
 def print_suggest(
@@ -302,20 +320,29 @@ def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
 
 
 def _print_findings(console: Console, kb: CompiledKnowledgeBase) -> None:
-    from rich.table import Table
+    from oms_cli.output.lines import Block
 
-    # Ids never wrap; the label and its synonyms share one wrapping column so nothing is cut at 80 columns.
-    table = Table()
-    table.add_column("Id", no_wrap=True, min_width=max(len(f.id) for f in kb.findings))
-    table.add_column("Kind", no_wrap=True)
-    table.add_column("HPO", no_wrap=True)
-    table.add_column("Label (synonyms)", ratio=1)
+    # A list rather than a boxed table: ids up to 36 characters and long synonym lists cannot share 80 columns
+    # without cutting one or the other. Each finding gets a line of id, kind and HPO id, then its label and
+    # synonyms, wrapped and indented.
+    out = Block()
+    widths = [max(len(f.id) for f in kb.findings), max(len(f.kind) for f in kb.findings), len("HP:0000000")]
+    out.lines([_row([[("Id", "bold")], [("Kind", "bold")], [("HPO", "bold")]], widths)])
     for f in kb.findings:
-        label = t(f.label)
+        out.lines([_row([[(f.id, "bold")], [(f.kind, "")], [(f.hpo or "", "dim")]], widths)])
+        label = [(f.label, "")]
         if f.synonyms:
-            label.append(printable(" (" + ", ".join(f.synonyms) + ")"), style="dim")
-        table.add_row(t(f.id, style="bold"), t(f.kind), t(f.hpo or ""), label)
-    console.print(table)
+            label.append((" (also: " + ", ".join(f.synonyms) + ")", "dim"))
+        out.para(label, "    ")
+    console.print(out, crop=False)
+
+
+def _row(cells: list[list[tuple[str, str]]], widths: list[int]) -> list[tuple[str, str]]:
+    line: list[tuple[str, str]] = []
+    for n, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+        text = "".join(part for part, _ in cell)
+        line += [*cell, (" " * (width - len(text) + 2) if n < len(cells) - 1 else "", "")]
+    return line
 
 
 def _print_validation(view: v.ValidationView) -> None:
