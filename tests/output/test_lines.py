@@ -15,17 +15,25 @@ runs = st.lists(
 )
 
 
-@given(runs=runs, width=st.integers(min_value=4, max_value=100), first=st.sampled_from(["", "• ", "  3. "]))
-def test_wrap_keeps_every_word_in_order_within_the_width(runs: list[tuple[str, str]], width: int, first: str) -> None:
-    lines = wrap(runs, width, first)
+@given(
+    runs=runs,
+    width=st.integers(min_value=4, max_value=100),
+    first=st.sampled_from(["", "• ", "  3. "]),
+    rest=st.sampled_from([None, "", "  ", "      "]),
+)
+def test_wrap_keeps_every_word_in_order_within_the_width(
+    runs: list[tuple[str, str]], width: int, first: str, rest: str | None
+) -> None:
+    lines = wrap(runs, width, first, rest)
     for line in lines:  # a line is within the width, or it is one word too long to fit any line
         body = "".join(text for text, _ in line[1:])
-        assert line_width(line) <= max(width, len(first) + 2) or " " not in body.strip()
+        assert line_width(line) <= max(width, len(line[0][0]) + 2) or " " not in body.strip()
     joined = "".join(text for line in lines for text, _ in line[1:])
     assert joined.replace(" ", "") == "".join(text for text, _ in runs).replace(" ", "")
     words = "".join(text for text, _ in runs).split()  # no word is ever cut across lines
     assert [w for line in lines for w in "".join(text for text, _ in line[1:]).split()] == words
-    assert lines[0][0] == (first, "") and all(line[0][0] == " " * len(first) for line in lines[1:])
+    indent = " " * len(first) if rest is None else rest
+    assert lines[0][0] == (first, "") and all(line[0][0] == indent for line in lines[1:])
 
 
 def test_wrap_breaks_at_spaces_keeps_styles_and_never_cuts_a_long_word() -> None:

@@ -29,13 +29,15 @@ def _width(text: str) -> int:
     return cell_len(text)
 
 
-def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
-    """(start, end) offsets of the wrapped lines of `plain`, without the spaces where lines break.
+def _breaks(plain: str, width: int, rest_width: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of the wrapped lines of `plain`, without the spaces where lines break; the first line
+    is `width` wide, the others `rest_width` (default the same).
 
     A word longer than a line (a URL, a DOI, a command) is never cut: it gets a line of its own and runs past the
     width, so that the terminal soft-wraps it and a copy or a file keeps it whole.
     """
-    width = max(width, 1)
+    limit = max(width, 1)
+    rest_limit = max(rest_width if rest_width is not None else width, 1)
     lines: list[tuple[int, int]] = []
     start: int | None = None  # where the current line's first word starts
     end = 0  # where its last word ends
@@ -44,9 +46,9 @@ def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
         word_end = word_start + len(match.group().rstrip())
         if start is None:
             start = word_start
-        elif _width(plain[start:word_end]) > width:
+        elif _width(plain[start:word_end]) > limit:
             lines.append((start, end))
-            start = word_start
+            start, limit = word_start, rest_limit
         end = word_end
     lines.append((start, end) if start is not None else (0, 0))
     return lines
@@ -59,7 +61,7 @@ def wrap(runs: Sequence[Run], width: int, first: str = "", rest: str | None = No
     rest = " " * _width(first) if rest is None else rest
     plain = "".join(text for text, _ in runs)
     out: list[list[Run]] = []
-    for n, (lo, hi) in enumerate(_breaks(plain, width - _width(first))):
+    for n, (lo, hi) in enumerate(_breaks(plain, width - _width(first), width - _width(rest))):
         line: list[Run] = [(first if n == 0 else rest, "")]
         pos = 0
         for text, style in runs:

@@ -157,10 +157,10 @@ def print_suggest(
     parts += _next_parts(analysis, kb)
     parts += _criteria_parts(analysis, top, details)
     if explain:
-        console.print(Group(*parts))
+        console.print(Group(*parts), crop=False)
         _print_ledgers(console, analysis, kb, top)
         parts = []
-    console.print(Group(*parts, t(footnote(kb), style="dim"), t(DISCLAIMER, style="dim")))
+    console.print(Group(*parts, t(footnote(kb), style="dim"), t(DISCLAIMER, style="dim")), crop=False)
 
 
 def print_interview_step(console: Console, analysis: Analysis, rows: int = 5) -> None:
