@@ -43,11 +43,14 @@ class UnknownTermError(InputError):
     what = "term"
     listing = "oms-dx --help"
 
+    ECHO_CHARS = 80  # a pasted paragraph is not echoed back whole
+
     def __init__(self, token: str, suggestions: list[str]) -> None:
         quoted = [repr(s) for s in suggestions]
         either = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
         hint = f"; did you mean {either}?" if suggestions else ""
-        super().__init__(f"unknown {self.what} {token!r}{hint} (see '{self.listing}')")
+        shown = token if len(token) <= self.ECHO_CHARS else token[: self.ECHO_CHARS] + "…"
+        super().__init__(f"unknown {self.what} {shown!r}{hint} (see '{self.listing}')")
         self.token = token
         self.suggestions = suggestions
 
