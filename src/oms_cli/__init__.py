@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import ...`: this module is imported before `main()` can catch a ^C, so it imports nothing.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from oms_cli.core.batch import score_all, score_case
     from oms_cli.core.engine import Query, Ranking, normalise_query, rank
     from oms_cli.core.evaluate import Evaluation, evaluate

@@ -12,8 +12,11 @@ class ExitCode(IntEnum):
     USAGE = 2
     INPUT = 3
     KNOWLEDGE_BASE = 4
+    OUTPUT = 5
+    HANGUP = 129
     INTERRUPTED = 130
     BROKEN_PIPE = 141
+    TERMINATED = 143
 
 
 class OmsError(Exception):
@@ -40,9 +43,14 @@ class UnknownTermError(InputError):
     what = "term"
     listing = "oms-dx --help"
 
+    ECHO_CHARS = 80  # a pasted paragraph is not echoed back whole
+
     def __init__(self, token: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown {self.what} {token!r}{hint} (see '{self.listing}')")
+        quoted = [repr(s) for s in suggestions]
+        either = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+        hint = f"; did you mean {either}?" if suggestions else ""
+        shown = token if len(token) <= self.ECHO_CHARS else token[: self.ECHO_CHARS] + "…"
+        super().__init__(f"unknown {self.what} {shown!r}{hint} (see '{self.listing}')")
         self.token = token
         self.suggestions = suggestions
 
@@ -61,6 +69,26 @@ class UnknownConditionError(UnknownTermError):
     code = "unknown_condition"
     what = "condition"
     listing = "oms-dx conditions"
+
+
+class OutputError(OmsError):
+    """Raised when results cannot be written: a full disk, a closed stdout, an output file that cannot be made."""
+
+    code = "output"
+    exit_code = ExitCode.OUTPUT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like a ^C so that the same code keeps finished work and stops workers."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process ended by it."""
+        return 128 + self.signum
 
 
 class WorkerError(OmsError):

@@ -218,10 +218,23 @@ def test_evaluate_table(invoke: Invoke) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv"])
-def test_flat_rows_survive_carriage_returns_and_delimiters(invoke: Invoke, fmt: str) -> None:
-    lines = ['{"id": "a\\rb", "present": ["spots"]}', '{"id": "x,\\ty", "present": ["nope"]}']
+def test_flat_rows_survive_control_characters_delimiters_and_formulas(invoke: Invoke, fmt: str) -> None:
+    ids = ["a\rb", "x,\ty", '=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tlead", "esc\x1b]52;c;x\x07"]
+    lines = [json.dumps({"id": i, "present": ["spots" if n % 2 == 0 else "nope"]}) for n, i in enumerate(ids)]
     res = invoke("batch", "--kb", str(TOY_KB), "--format", fmt, "--top", "1", input="\n".join(lines) + "\n")
+    assert "\x1b" not in res.stdout and "\r" not in res.stdout
     rows = list(csv.DictReader(io.StringIO(res.stdout, newline=""), delimiter="," if fmt == "csv" else "\t"))
     rows = [r for r in rows if r["condition"] != "other"]
-    assert [(r["id"], r["line"]) for r in rows] == [("a\rb", "1"), ("x,\ty", "2")]
+    # One row per case: control characters written as visible escapes, formula starts behind an apostrophe.
+    assert [(r["id"], r["line"]) for r in rows] == [
+        ("a\\x0db", "1"),
+        ("x,\\x09y", "2"),
+        ('\'=HYPERLINK("http://x")', "3"),
+        ("'+1+1", "4"),
+        ("'-2", "5"),
+        ("'@SUM(A1)", "6"),
+        ("'\\x09lead", "7"),
+        ("esc\\x1b]52;c;x\\x07", "8"),
+    ]
     assert rows[1]["error"].startswith("unknown finding 'nope'")
+    assert all(not r[k].startswith(("=", "+", "-", "@")) for r in rows for k in r if r[k])

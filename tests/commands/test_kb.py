@@ -34,7 +34,7 @@ def test_validate_shipped_kb(invoke: Invoke) -> None:
     assert doc["counts"]["conditions"] == 17 and doc["counts"]["numbers"] > 1500
     table = invoke("kb", "validate", str(default_kb_path()))
     assert table.exit_code == 0 and table.stdout.strip().endswith(f"{doc['counts']['numbers']} numbers)")
-    assert "icd10cm: passed" in table.stderr
+    assert "icd10cm: passed" in table.stdout  # the checks are the result
 
 
 def _card(data: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +134,8 @@ def test_validate_lists_every_problem(
         assert path_got == path_want and msg_want in msg_got
     table = invoke("kb", "validate", str(path))
     assert table.exit_code == ExitCode.KNOWLEDGE_BASE
-    lines = table.stdout.splitlines()
+    lines = [line for line in table.stdout.splitlines() if line.startswith(f"{path}: ")]
     assert len(lines) == len(expected)
-    assert all(line.startswith(f"{path}: ") for line in lines)
 
 
 @pytest.mark.parametrize(

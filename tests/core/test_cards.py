@@ -166,8 +166,14 @@ def test_show_sections_filter_all_formats(invoke: Invoke) -> None:
     res = invoke("show", "oms", "--section", "pitfalls", "-s", "tests")
     assert res.exit_code == 0
     assert "Differential and pitfalls" in res.stdout and "Best tests" in res.stdout
-    for other in ("Synopsis", "Diagnostic pearls", "References", "Therapy"):
+    for other in ("Synopsis", "Diagnostic pearls", "Therapy"):
         assert other not in res.stdout
+    # The references the chosen sections cite always follow them, numbered as cited.
+    assert "References" in res.stdout and "[1] " in res.stdout
+    notes = invoke("show", "oms", "-s", "pitfalls", "--format", "markdown").stdout
+    cited_numbers = {int(n) for group in re.findall(r"\[([\d, ]+)\]", notes) for n in group.split(",")}
+    listed = re.findall(r"^(\d+)\. ", notes[notes.index("## References") :], flags=re.M)
+    assert cited_numbers and cited_numbers == {int(n) for n in listed}
     doc = invoke("show", "oms", "--section", "pitfalls,tests", "--format", "json").json()
     assert doc["sections"] == ["pitfalls", "tests"]
     assert set(doc["condition"]) == {"id", "name", "aliases", "last_reviewed", "differential_pitfalls", "best_tests"}
@@ -190,12 +196,12 @@ def test_show_json_criteria_and_groups(invoke: Invoke) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
-def test_show_unknown_section_is_an_input_error(invoke: Invoke, fmt: str) -> None:
+def test_show_unknown_section_is_a_usage_error(invoke: Invoke, fmt: str) -> None:
     res = invoke("show", "oms", "--section", "pearl", "--format", fmt)
-    assert res.exit_code == ExitCode.INPUT
+    assert res.exit_code == ExitCode.USAGE
     assert "did you mean 'pearls'" in res.stderr
     if fmt == "json":
-        assert res.json()["error"]["code"] == "invalid_input"
+        assert res.json()["error"]["code"] == "usage"
 
 
 def test_card_text_from_the_kb_is_inert(

@@ -13,7 +13,7 @@ import typer
 import typer.core
 
 from oms_cli import __version__
-from oms_cli.errors import ExitCode, OmsError
+from oms_cli.errors import ExitCode, OmsError, OutputError, Terminated
 from oms_cli.output import streams
 from oms_cli.output.formats import Format
 
@@ -55,6 +55,13 @@ class RootGroup(typer.core.TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         try:
             rv = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except SystemExit as done:
+            # click turns a reader that left while help was written into exit 1 (after wrapping stdout in its
+            # PacifyFlushWrapper); the documented code is 141.
+            if done.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                streams.silence_stdout()
+                sys.exit(int(ExitCode.BROKEN_PIPE))
+            raise
         except ClickException as err:
             err.show()
             command = self._command_of(argv)
@@ -90,9 +97,22 @@ class RootGroup(typer.core.TyperGroup):
         return str(default) == "json"
 
 
+class PlainCommand(typer.core.TyperCommand):
+    """A command whose usage line shows required arguments as plain metavars (`CONDITION`, as click and most
+    tools do) rather than typer's `{CONDITION}`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"{PROG} {__version__}\n")
+        try:
+            kb = f"knowledge base {load_kb(None).kb_version}"
+        except OmsError as err:  # the version of the program is still worth printing
+            kb = f"knowledge base unavailable: {err.message}"
+        sys.stdout.write(f"{PROG} {__version__} ({kb})\n")
         raise typer.Exit(0)
 
 
@@ -124,38 +144,102 @@ def _emit_error(err: OmsError, command: str, fmt: Format) -> None:
     if fmt is Format.json:
         from oms_cli.output.jsondoc import error_document, error_object
 
-        streams.write_json_ascii(error_document(command, error_object(err)))
+        try:
+            streams.write_json_ascii(error_document(command, error_object(err)))
+            sys.stdout.flush()
+        except OSError:
+            streams.silence_stdout()  # stdout is what failed: the stderr line and the exit code must do
 
 
 def register(app: typer.Typer, fn: Callable[..., Any], name: str | None = None) -> None:
     """Add a command to an application, with every expected error turned into one stderr line (plus a JSON error
-    object when the command writes JSON) and its documented exit code."""
+    object when the command writes JSON) and its documented exit code; `-o FILE` is handled here too."""
     command = name or fn.__name__.replace("_", "-")
     full = f"{app.info.name} {command}" if app.info.name and app.info.name != PROG else command
 
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         fmt = next((v for v in kwargs.values() if isinstance(v, Format)), Format.table)
+        target = kwargs.pop("output", None)
         try:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                # Flush here, also on the way out of an error or an exit code, so that a reader who went away is
-                # noticed inside the guard rather than at interpreter exit.
-                sys.stdout.flush()
+            return run_guarded(functools.partial(fn, *args, **kwargs), target)
         except OmsError as err:
             _emit_error(err, full, fmt)
             raise typer.Exit(int(err.exit_code)) from None
-        except KeyboardInterrupt:
+
+    app.command(command, cls=PlainCommand)(guarded)
+
+
+def on_termination_raise() -> None:
+    """From now on SIGTERM and SIGHUP raise `Terminated` (a KeyboardInterrupt) in the main thread, so that the
+    clean-up a ^C gets (whole records, workers stopped, no partial -o file) runs for them too. A signal the
+    caller chose to ignore (`nohup`) stays ignored."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, stop)
+
+
+def _leave_if_threads_linger(code: int) -> None:
+    """Exit now if a stopped batch left threads behind: a process pool's queue feeder can stay blocked on a pipe
+    that no worker reads any more, and the interpreter would wait for it at exit. Everything kept is written."""
+    import threading
+
+    if threading.active_count() > 1:
+        import contextlib
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+
+
+def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
+    """Run a command's body (into `target` when given), turning interrupts, signals, a reader that went away and
+    write failures into their exit codes; expected errors (OmsError) go up to the caller."""
+    try:
+        try:
+            if target is None:
+                return call()
+            ended: typer.Exit | None = None
+            on_termination_raise()
+            with streams.output_file(target):
+                try:
+                    result = call()
+                except typer.Exit as exit_code:  # an exit code that comes with results (batch: some cases failed)
+                    ended = exit_code
+            if ended is not None:
+                raise ended
+            return result
+        finally:
+            # Flush here, also on the way out of an error or an exit code, so that a reader who went away or a
+            # full disk is noticed inside the guard rather than at interpreter exit.
+            sys.stdout.flush()
+    except KeyboardInterrupt as stop:  # ^C, or SIGTERM/SIGHUP raised as Terminated
+        if isinstance(stop, Terminated):
+            code = stop.exit_code
+            streams.info("terminated" if code == ExitCode.TERMINATED else "hung up")
+        else:
+            code = int(ExitCode.INTERRUPTED)
             # After a ^C echoed by the terminal, start the message on a fresh line.
             sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except BrokenPipeError:
-            # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
-            streams.silence_stdout()
-            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
-
-    app.command(command)(guarded)
+        _leave_if_threads_linger(code)
+        raise typer.Exit(code) from None
+    except BrokenPipeError:
+        # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.
+        streams.silence_stdout()
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except OSError as err:
+        message = streams.write_failure(err)
+        if message is None:
+            raise
+        streams.silence_stdout()
+        raise OutputError(message) from None
 
 
 def format_option(allowed: Sequence[Format], help: str) -> Any:
@@ -173,8 +257,31 @@ def format_option(allowed: Sequence[Format], help: str) -> Any:
     return typer.Option("--format", help=help, metavar=f"[{'|'.join(names)}]", parser=parse, autocompletion=complete)
 
 
+def finite(value: float | None) -> float | None:
+    """Option callback: NaN and infinities are not numbers a person means (click's range checks let NaN through,
+    since every comparison with it is false); -0 is 0."""
+    import math
+
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number.")
+    return value + 0.0
+
+
 HUMAN_OR_JSON = (Format.table, Format.json)
 DOCUMENTS = (Format.table, Format.json, Format.markdown)
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the results to FILE (replaced only when complete) instead of stdout.",
+        metavar="FILE",
+        dir_okay=False,
+    ),
+]
 
 KbOpt = Annotated[
     Path | None, typer.Option("--kb", help="Use this knowledge-base file instead of the shipped one.", metavar="PATH")
@@ -201,7 +308,15 @@ def complete_findings(ctx: typer.Context, incomplete: str) -> list[str]:
     if key.startswith("hp"):
         terms = sorted(f.hpo for f in kb.findings if f.hpo)
         key = key.upper()
-    return [prefix + t for t in terms if t.startswith(key)]
+    # Terms from a knowledge base reach the user's shell: control characters never do.
+    return [prefix + t for t in terms if t.startswith(key) and t.isprintable()]
+
+
+def complete_onsets(incomplete: str) -> list[str]:
+    """Shell completion of the four onset tempos."""
+    from oms_cli.kb.terms import ONSETS
+
+    return [o for o in ONSETS if o.startswith(incomplete.strip().lower())]
 
 
 def complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -211,4 +326,4 @@ def complete_conditions(ctx: typer.Context, incomplete: str) -> list[str]:
     except OmsError:
         return []
     key = incomplete.strip().lower().replace(" ", "-")
-    return sorted(t for t in set(kb.condition_terms) | set(kb.condition_ids) if t.startswith(key))
+    return sorted(t for t in set(kb.condition_terms) | set(kb.condition_ids) if t.startswith(key) and t.isprintable())

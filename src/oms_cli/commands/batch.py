@@ -8,42 +8,74 @@ from typing import Annotated, Any
 
 import typer
 
-from oms_cli.commands._shared import KbOpt, format_option, load_kb, register
+from oms_cli.commands._shared import KbOpt, OutputOpt, format_option, load_kb, on_termination_raise, register
 from oms_cli.output.formats import Format
 
 FORMATS = (Format.json, Format.csv, Format.tsv)
 
 
+# A line longer than this is not a case anyone wrote: it is cut off and reported as a bad line, so that a device
+# or a file without newlines cannot make the reader hold gigabytes.
+MAX_LINE_BYTES = 16 << 20
+
+
+def bounded_lines(fh: Any, name: str) -> Iterator[bytes]:
+    """The lines of `fh`, each at most MAX_LINE_BYTES (the rest of a longer line is skipped); a read error is an
+    InputError naming the input."""
+    from oms_cli.errors import InputError
+
+    try:
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES)
+            if not raw:
+                return
+            if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while (rest := fh.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # skip to the end of the line; what was kept fails to parse and is reported
+            yield raw
+    except OSError as exc:
+        raise InputError(f"cannot read {name} ({exc.strerror or exc})") from None
+
+
 def case_lines(source: str, progress: bool) -> tuple[Iterator[bytes], Callable[[], Any]]:
     """An iterator over the raw input lines and a callback that closes input and progress display."""
+    import stat
     from contextlib import ExitStack
+
+    from oms_cli.errors import InputError
 
     stack = ExitStack()
     total: int | None = None
     if source == "-":
         fh: Any = sys.stdin.buffer
+        name = "standard input"
     else:
+        name = source
         try:
             fh = stack.enter_context(open(source, "rb"))  # noqa: SIM115 - closed by the ExitStack
+            mode = os.fstat(fh.fileno()).st_mode
         except OSError as exc:
-            from oms_cli.errors import InputError
-
+            stack.close()
             raise InputError(f"cannot read {source} ({exc.strerror or exc})") from None
-        try:
-            total = os.fstat(fh.fileno()).st_size
-        except OSError:
-            total = None
+        # Files and pipes (`<(zcat cases.gz)`) are read; a device would never end.
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            stack.close()
+            raise InputError(f"cannot read {source}: not a regular file or a pipe")
+        total = os.fstat(fh.fileno()).st_size if stat.S_ISREG(mode) else None
+    lines = bounded_lines(fh, name)
     if not progress:
-        return iter(fh), stack.close
+        return lines, stack.close
     from oms_cli.output.progress import tracked
 
-    return tracked(fh, total, stack), stack.close
+    return tracked(lines, total, stack), stack.close
 
 
 def batch(
     input: Annotated[
         str,
-        typer.Argument(help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin."),
+        typer.Argument(
+            help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin.", metavar="[FILE]"
+        ),
     ] = "-",
     phenopackets: Annotated[
         Path | None,
@@ -80,6 +112,7 @@ def batch(
         ),
     ] = None,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Score many cases: one output record per input case, in input order, streaming.
 
@@ -92,8 +125,13 @@ def batch(
     from oms_cli.output import streams
     from oms_cli.output.records import encoder, header
 
+    if phenopackets is not None and input != "-":
+        raise typer.BadParameter("give either FILE or --phenopackets, not both", param_hint="FILE")
+    on_termination_raise()
     knowledge = load_kb(kb)
-    show_progress = sys.stderr.isatty() if progress is None else progress
+    # The bar is drawn on a terminal stderr (by default), and never while the records go to a terminal too:
+    # there they would interleave with it.
+    show_progress = (sys.stderr.isatty() if progress is None else progress) and not sys.stdout.isatty()
     # Flat rows carry no contributions, so they are not computed for csv/tsv.
     with_contributions = contributions and format is Format.json
     options = BatchOptions(top, with_contributions)

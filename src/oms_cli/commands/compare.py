@@ -4,14 +4,18 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import DOCUMENTS, KbOpt, complete_conditions, format_option, load_kb, register
+from oms_cli.commands._shared import DOCUMENTS, KbOpt, OutputOpt, complete_conditions, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
 
 def compare(
     condition: Annotated[
         list[str],
-        typer.Argument(help="Two or more condition ids, names or aliases.", autocompletion=complete_conditions),
+        typer.Argument(
+            help="Two or more condition ids, names or aliases.",
+            autocompletion=complete_conditions,
+            metavar="CONDITION...",
+        ),
     ],
     highlight: Annotated[
         int, typer.Option("--highlight", min=0, help="How many of the most discriminating findings to highlight.")
@@ -20,6 +24,7 @@ def compare(
         Format, format_option(DOCUMENTS, "table for people, json for scripts, markdown for notes.")
     ] = Format.table,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Put conditions side by side and highlight the findings that tell them apart.
 

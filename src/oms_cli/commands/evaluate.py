@@ -5,14 +5,17 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import HUMAN_OR_JSON, KbOpt, format_option, load_kb, register
+from oms_cli.commands._shared import HUMAN_OR_JSON, KbOpt, OutputOpt, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
 
 def evaluate(
     file: Annotated[
         str | None,
-        typer.Argument(help="JSON Lines cases with a known 'diagnosis' (condition id, name, alias or code), or -."),
+        typer.Argument(
+            help="JSON Lines cases with a known 'diagnosis' (condition id, name, alias or code), or -.",
+            metavar="[FILE]",
+        ),
     ] = None,
     phenopackets: Annotated[
         Path | None,
@@ -33,6 +36,7 @@ def evaluate(
     ] = False,
     format: Annotated[Format, format_option(HUMAN_OR_JSON, "table for people, json for scripts.")] = Format.table,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Judge the ranking on cases with a known diagnosis: top-1, top-3, MRR, Brier score, log loss, calibration.
 
@@ -66,6 +70,14 @@ def evaluate(
         finally:
             close()
         shown_file = "<stdin>" if file == "-" else file
+    if result.n == 0:
+        from oms_cli.errors import InputError
+
+        reasons = sorted({s.reason for s in result.skipped})
+        why = f" ({'; '.join(reasons[:3])})" if reasons else ""
+        if not result.n_skipped:
+            raise InputError(f"no cases in {shown_file}")
+        raise InputError(f"no case in {shown_file} could be scored: {result.n_skipped} skipped{why}")
     emit(format, EvaluationView(knowledge, result, shown_file))
     if result.n_errors:
         raise typer.Exit(int(ExitCode.INPUT))

@@ -5,15 +5,16 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import HUMAN_OR_JSON, format_option, register
+from oms_cli.commands._shared import HUMAN_OR_JSON, OutputOpt, format_option, register
 from oms_cli.output.formats import Format
 
 
 def validate(
     path: Annotated[
-        Path | None, typer.Argument(help="Knowledge-base file to check (default: the shipped one).", metavar="[PATH]")
+        Path | None, typer.Argument(help="Knowledge-base file to check (default: the shipped one).", metavar="[FILE]")
     ] = None,
     format: Annotated[Format, format_option(HUMAN_OR_JSON, "table for people, json for scripts.")] = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Check a knowledge-base file: JSON, schema, links between ids and references, ICD-10-CM codes, HPO ids.
 
@@ -32,7 +33,7 @@ def validate(
         raise typer.Exit(int(ExitCode.KNOWLEDGE_BASE))
 
 
-def schema() -> None:
+def schema(output: OutputOpt = None) -> None:
     """Print the JSON Schema of knowledge-base files, generated from the models oms-dx validates with.
 
     Example: oms-dx kb schema > oms-dx-kb.schema.json

@@ -4,14 +4,14 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import KbOpt, format_option, load_kb, register
+from oms_cli.commands._shared import KbOpt, OutputOpt, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
 FORMATS = (Format.table, Format.json, Format.csv, Format.tsv)
 FormatOpt = Annotated[Format, format_option(FORMATS, "table for people, json for scripts, csv/tsv for spreadsheets.")]
 
 
-def conditions(format: FormatOpt = Format.table, kb: KbOpt = None) -> None:
+def conditions(format: FormatOpt = Format.table, kb: KbOpt = None, output: OutputOpt = None) -> None:
     """List the conditions of the knowledge base.
 
     Example: oms-dx conditions --format json
@@ -22,7 +22,7 @@ def conditions(format: FormatOpt = Format.table, kb: KbOpt = None) -> None:
     emit(format, ConditionsView(load_kb(kb)))
 
 
-def findings(format: FormatOpt = Format.table, kb: KbOpt = None) -> None:
+def findings(format: FormatOpt = Format.table, kb: KbOpt = None, output: OutputOpt = None) -> None:
     """List the finding vocabulary with synonyms and HPO ids.
 
     Example: oms-dx findings

@@ -5,7 +5,16 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import KbOpt, complete_findings, format_option, load_kb, register
+from oms_cli.commands._shared import (
+    KbOpt,
+    OutputOpt,
+    complete_findings,
+    complete_onsets,
+    finite,
+    format_option,
+    load_kb,
+    register,
+)
 from oms_cli.output.formats import Format
 
 FORMATS = (Format.table, Format.json, Format.markdown, Format.csv, Format.tsv)
@@ -36,7 +45,10 @@ def suggest(
     onset: Annotated[
         str | None,
         typer.Option(
-            "--onset", help="Onset tempo: acute (<1 week), subacute (1-6 weeks), chronic (>6 weeks), episodic."
+            "--onset",
+            metavar="TEMPO",
+            autocompletion=complete_onsets,
+            help="Onset tempo: acute (<1 week), subacute (1-6 weeks), chronic (>6 weeks), episodic.",
         ),
     ] = None,
     phenopacket: Annotated[
@@ -62,6 +74,7 @@ def suggest(
         float,
         typer.Option(
             "--cant-miss-threshold",
+            callback=finite,
             min=0.0,
             max=1.0,
             help="List can't-miss conditions at or above this probability (default 0.01).",
@@ -72,6 +85,7 @@ def suggest(
         format_option(FORMATS, "table for people, json for scripts, markdown for notes, csv/tsv for spreadsheets."),
     ] = Format.table,
     kb: KbOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Rank OMS and its mimics for the entered findings, age and onset.
 

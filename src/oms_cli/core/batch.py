@@ -179,9 +179,33 @@ def _init_worker(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encod
     import signal
 
     global _worker
-    # ^C reaches the whole process group; the parent alone decides what to keep and how to stop.
+    # ^C reaches the whole process group; the parent alone decides what to keep and how to stop. SIGTERM and
+    # SIGHUP end a worker at once (the parent's handlers, inherited under fork, are not for workers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _die_with_parent()
     _worker = (kb, options, encode)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when its parent dies, however it dies (even SIGKILL): no orphan is left to
+    hold the output open. Elsewhere the parent's own clean-up is all there is."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _render_chunk(first_line: int, lines: list[bytes]) -> _Rendered:
@@ -221,10 +245,15 @@ def _run_parallel(
     cases = failed = 0
     queued: deque[Future[_Rendered]] = deque()
     executor = _executor(kb, options, encode, jobs)
+    stopped = True  # until the run completes: any way out before that stops the workers at once
+
+    writing = False  # a signal that lands while a chunk is being written stops the output at a record boundary
 
     def emit(done: _Rendered) -> None:
-        nonlocal cases, failed
+        nonlocal cases, failed, writing
+        writing = True
         write(done.data)
+        writing = False
         cases += done.cases
         failed += done.failed
 
@@ -235,12 +264,52 @@ def _run_parallel(
                 emit(queued.popleft().result())  # output stays in input order; reading waits for the oldest
         while queued:
             emit(queued.popleft().result())
-    except KeyboardInterrupt:
-        while queued and queued[0].done() and not queued[0].cancelled():
-            emit(queued.popleft().result())  # keep the chunks finished before the interrupt
+        stopped = False
+    except KeyboardInterrupt:  # ^C, or SIGTERM/SIGHUP raised as Terminated
+        # Keep the chunks finished before the signal (a second ^C here ends this at once; the workers are
+        # still stopped below, and each block is written whole or not at all).
+        # Not after a chunk cut short by the signal: the output would skip the rest of it.
+        while not writing and queued and queued[0].done() and not queued[0].cancelled() and not queued[0].exception():
+            emit(queued.popleft().result())
         raise
     except BrokenProcessPool as exc:
         raise WorkerError(f"a batch worker process stopped unexpectedly ({exc}); rerun with --jobs 1") from None
     finally:
-        executor.shutdown(wait=not queued, cancel_futures=True)
+        if stopped:
+            _stop_workers(executor)
+        else:
+            executor.shutdown(wait=True)
     return BatchTally(cases, failed)
+
+
+STOP_GRACE_SECONDS = 2.0
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End the workers now, in a bounded time: terminate, wait a little, then kill. Signals that would
+    interrupt this are held off meanwhile (it takes at most a few seconds), so that no worker is left behind."""
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    held: list[tuple[int, Any]] = []
+    if threading.current_thread() is threading.main_thread():
+        held = [(n, signal.signal(n, signal.SIG_IGN)) for n in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+    try:
+        children = multiprocessing.active_children()
+        for child in children:
+            child.terminate()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children:
+            child.join(max(0.0, deadline - time.monotonic()))
+        for child in children:
+            if child.is_alive():
+                child.kill()
+                child.join(1.0)
+        # Not shutdown(wait=True): the pool's queue feeder may be blocked on a pipe no worker reads any more.
+        # The caller leaves the process without waiting for such threads (commands._shared.run_guarded).
+        executor.shutdown(wait=False, cancel_futures=True)
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler)

@@ -401,7 +401,10 @@ def build_card(kb: CompiledKnowledgeBase, condition_id: str, sections: tuple[str
     """The reference card of one condition, limited to the chosen sections."""
     c = kb.condition(condition_id)
     text = kb.card_text(condition_id)
-    refs = cited_references(kb, (r for s in sections for r in _section_refs(c, text, s)))
+    # The references are those the chosen sections cite, so that notes made of a few sections still carry their
+    # sources; asking for the references alone gives every reference of the card.
+    citing = sections if sections != ("references",) else tuple(s.id for s in SECTIONS)
+    refs = cited_references(kb, (r for s in citing for r in _section_refs(c, text, s)))
     cite = _Cites(refs)
     estimates: list[tuple[str, str]] = []
     body = tuple(

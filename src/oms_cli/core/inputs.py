@@ -12,32 +12,49 @@ from oms_cli.kb.terms import ONSETS
 
 MAX_AGE_YEARS = 120.0
 
-_AGE = re.compile(
-    r"^\s*(?P<num>[-+]?(?:\d+(?:\.\d+)?|\.\d+))\s*"
-    r"(?P<unit>y|yr|yrs|year|years|m|mo|mos|month|months|w|wk|wks|week|weeks|d|day|days)?\s*$",
-    re.IGNORECASE,
-)
+_UNITS = r"(?P<unit>years?|yrs?|y/o|yo|y|months?|mos?|mths?|m|weeks?|wks?|w|days?|d)"  # longest first: "mo" before "m"
+_AGE_PART = re.compile(r"\s*(?P<num>\d+(?:\.\d+)?|\.\d+)\s*" + _UNITS + r"\.?\s*(?:,|and)?", re.IGNORECASE)
+_AGE_NUMBER = re.compile(r"^\s*[-+]?(?:\d+(?:\.\d+)?|\.\d+)\s*$")
+_AGE_SUFFIX = re.compile(r"\s*(?:old|of age)\s*$", re.IGNORECASE)
 _PER_YEAR = {"y": 1.0, "m": 12.0, "w": 365.25 / 7.0, "d": 365.25}
+AGE_HELP = "give years (3, 2.5), units (18m, 2y6m, 1 year 6 months, 2yo, 10d) or ISO 8601 (P2Y6M)"
+
+
+def _unit(word: str) -> str:
+    word = word.lower()
+    if word.startswith(("mo", "mt")) or word == "m":
+        return "m"
+    return word[0]  # y(ears), y/o, yo; w(eeks); d(ays)
 
 
 def parse_age(text: str) -> float:
-    """Age in years from '3', '2.5', '18m', '18mo', '2y', '10 days' and the like."""
-    match = _AGE.match(text)
-    if not match:
-        raise InputError(f"cannot read age {text!r}; give years (3, 2.5) or a unit (18m, 2y, 6w, 10d)")
-    value = float(match.group("num"))
-    unit = (match.group("unit") or "y").lower()
-    years = value / _PER_YEAR["m" if unit.startswith("mo") or unit == "m" else unit[0]]
+    """Age in years as people type it: '3', '2.5', '18m', '18 mo', '2y6m', '2y 6m', '1 year 6 months', '2yo',
+    '10 days', or an ISO 8601 duration ('P2Y6M')."""
+    stripped = text.strip()
+    if stripped[:1] in ("P", "p"):
+        return parse_iso_age(stripped)
+    if _AGE_NUMBER.match(stripped):
+        return check_age(float(stripped), text)
+    body = _AGE_SUFFIX.sub("", stripped)
+    years, pos, seen = 0.0, 0, set()
+    for match in _AGE_PART.finditer(body):
+        unit = _unit(match.group("unit"))
+        if match.start() != pos or unit in seen:  # text between the parts, or a unit given twice: not an age
+            break
+        seen.add(unit)
+        years += float(match.group("num")) / _PER_YEAR[unit]
+        pos = match.end()
+    if not seen or pos != len(body) or body.rstrip().endswith((",", "and")):
+        raise InputError(f"cannot read age {clip(text)!r}; {AGE_HELP}")
     return check_age(years, text)
 
 
 def check_age(years: float, shown: object | None = None) -> float:
-    """Reject ages that are not finite or lie outside 0-120 years."""
+    """Reject ages that are not finite or lie outside 0-120 years; -0 becomes 0."""
     if not math.isfinite(years) or years < 0 or years > MAX_AGE_YEARS:
-        raise InputError(
-            f"impossible age {shown if shown is not None else years!r}: must be between 0 and {MAX_AGE_YEARS:g} years"
-        )
-    return years
+        what = clip(str(shown)) if shown is not None else repr(years)
+        raise InputError(f"impossible age {what!r}: must be between 0 and {MAX_AGE_YEARS:g} years")
+    return years + 0.0  # -0.0 + 0.0 is 0.0: never echoed as "-0.0"
 
 
 def parse_onset(text: str) -> str:
@@ -58,19 +75,24 @@ def split_terms(values: list[str] | None) -> list[str]:
     return out
 
 
+_NUM = r"\d+(?:[.,]\d+)?"
 _ISO_DURATION = (
-    r"^P(?!$)(?:(?P<y>\d+(?:\.\d+)?)Y)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"
-)  # compiled on first use (re caches it): only phenopacket input needs it
+    rf"^P(?:(?P<y>{_NUM})Y)?(?:(?P<m>{_NUM})M)?(?:(?P<w>{_NUM})W)?(?:(?P<d>{_NUM})D)?"
+    rf"(?:T(?:(?P<h>{_NUM})H)?(?:(?P<mi>{_NUM})M)?(?:(?P<s>{_NUM})S)?)?$"
+)  # compiled on first use (re caches it): only phenopackets and ages starting with P need it
+_SECONDS_PER_YEAR = 365.25 * 86400.0
 
 
 def parse_iso_age(text: str) -> float:
-    """Age in years from an ISO 8601 duration as phenopackets write it (P3Y6M, P18M, P2W, P10D)."""
-    match = re.match(_ISO_DURATION, text.strip().upper())
-    if not match:
-        raise InputError(f"cannot read ISO 8601 age {text!r} (expected e.g. P3Y6M)")
-    parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
+    """Age in years from an ISO 8601 duration (P3Y6M, P18M, P2W, P10D, P1DT12H), strictly: at least one
+    component, and a T only before a time component ('P', 'PT' and 'P1YT' are refused, not read as 0)."""
+    stripped = text.strip().upper()
+    match = re.match(_ISO_DURATION, stripped)
+    parts = {k: float(v.replace(",", ".")) for k, v in match.groupdict().items() if v is not None} if match else {}
+    if not parts or stripped.endswith("T"):
+        raise InputError(f"cannot read ISO 8601 age {clip(text)!r} (expected e.g. P3Y6M)")
     years = parts.get("y", 0.0) + sum(parts.get(u, 0.0) / _PER_YEAR[u] for u in ("m", "w", "d"))
+    years += (parts.get("h", 0.0) * 3600.0 + parts.get("mi", 0.0) * 60.0 + parts.get("s", 0.0)) / _SECONDS_PER_YEAR
     return check_age(years, text)
 
 

@@ -47,10 +47,7 @@ class Interview:
     absent: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-    @property
-    def asked(self) -> int:
-        return len(self.present) + len(self.absent) + len(self.unknown) + len(self.skipped)
+    asked: int = 0  # questions answered; findings given up front are not questions
 
     def query(self) -> Query:
         return Query(tuple(self.present), tuple(self.absent), self.age_years, self.onset)
@@ -90,9 +87,16 @@ class Interview:
         return self._best(analysis)
 
     def answer(self, finding: str, reply: Reply) -> None:
-        """Record a reply; yes and no enter the model, unknown and skip only stop the question coming back."""
+        """Record the reply to a question; yes and no enter the model, unknown and skip only stop the question
+        coming back."""
         target = {"yes": self.present, "no": self.absent, "unknown": self.unknown, "skip": self.skipped}[reply]
         target.append(finding)
+        self.asked += 1
+
+    def known(self, finding: str) -> None:
+        """Record a finding the user gave before any question (it does not count as a question)."""
+        if finding not in self.present:
+            self.present.append(finding)
 
     def command_line(self) -> str:
         """The `oms-dx suggest` command that reproduces the current differential."""

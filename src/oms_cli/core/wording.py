@@ -27,9 +27,23 @@ def pct(p: float) -> str:
     return f"{p * 100:.0f}%"
 
 
+def reference_ids(ref: Reference) -> list[tuple[str, str]]:
+    """A reference's identifiers as (label, address): PMID and DOI resolved to their sites, then its URL."""
+    ids = []
+    if ref.pmid:
+        ids.append((f"PMID:{ref.pmid}", f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/"))
+    if ref.doi:
+        ids.append((f"doi:{ref.doi}", f"https://doi.org/{ref.doi}"))
+    if ref.url:
+        ids.append((ref.url, ref.url))
+    return ids
+
+
+def reference_text(ref: Reference) -> str:
+    """A reference without its identifiers: authors (year). Title. Journal."""
+    return f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}."
+
+
 def format_reference(ref: Reference) -> str:
     """One reference as a single line: authors (year). Title. Journal. Identifiers."""
-    ids = "; ".join(
-        x for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "", ref.url or "") if x
-    )
-    return f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}. {ids}"
+    return f"{reference_text(ref)} {'; '.join(label for label, _ in reference_ids(ref))}".rstrip()

@@ -5,7 +5,6 @@ NamedTuples, dicts, strings and floats — so that it can be cached and rebuilt 
 NamedTuples rather than dataclasses: they are several times cheaper to define, and start-up is paid on every call.
 """
 
-import difflib
 import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -389,8 +388,9 @@ class CompiledKnowledgeBase:
 
 
 def _close(key: str, terms: dict[str, str]) -> list[str]:
-    matches = difflib.get_close_matches(key, list(terms), n=3, cutoff=0.6)
-    return list(dict.fromkeys(terms[m] for m in matches))
+    from oms_cli.kb.terms import closest
+
+    return closest(key, terms)
 
 
 def _plain(obj: Any, sources: list[Any] | None = None) -> Any:

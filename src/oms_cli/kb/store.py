@@ -42,12 +42,31 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed in a knowledge base")
 
 
+MAX_KB_BYTES = 64 << 20  # the shipped file is under 1 MB; anything this big is not a knowledge base
+
+
 def read_bytes(path: Path) -> bytes:
-    """The bytes of a knowledge-base file; raise KnowledgeBaseError when it cannot be read."""
+    """The bytes of a knowledge-base file; raise KnowledgeBaseError when it cannot be read, is not a regular file
+    (a FIFO or a device would hang or never end) or is implausibly large."""
+    import stat
+
+    def refused(why: str) -> KnowledgeBaseError:
+        return KnowledgeBaseError(str(path), [Problem("", why)])
+
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise KnowledgeBaseError(str(path), [Problem("", f"cannot read file ({exc.strerror or exc})")]) from None
+        raise refused(f"cannot read file ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise refused("not a regular file")
+            if info.st_size > MAX_KB_BYTES:
+                raise refused(f"larger than {MAX_KB_BYTES >> 20} MB")
+            return fh.read(MAX_KB_BYTES + 1)
+        except OSError as exc:
+            raise refused(f"cannot read file ({exc.strerror or exc})") from None
 
 
 def parse_json(raw: bytes, where: str) -> Any:
@@ -66,6 +85,8 @@ def parse_json(raw: bytes, where: str) -> Any:
         ) from None
     except ValueError as exc:
         raise KnowledgeBaseError(where, [Problem("", str(exc))]) from None
+    except RecursionError:
+        raise KnowledgeBaseError(where, [Problem("", "JSON nested too deeply")]) from None
 
 
 def schema_problems(data: Any) -> tuple[KnowledgeBase | None, list[Problem]]:
@@ -77,7 +98,10 @@ def schema_problems(data: Any) -> tuple[KnowledgeBase | None, list[Problem]]:
     try:
         return KnowledgeBase.model_validate(data), []
     except ValidationError as exc:
-        return None, [Problem(json_path(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        # pydantic prefixes the messages of custom checks with "Value error, ": the reader needs the message only.
+        return None, [
+            Problem(json_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors(include_url=False)
+        ]
 
 
 def validate(data: Any, file: str) -> KnowledgeBase:

@@ -2,7 +2,7 @@
 
 Rich's Text wraps every paragraph through per-word cell measurement, which costs tens of milliseconds on a long
 reference card; start-up is paid on every call. Here a paragraph is a list of (text, style) runs, wrapped
-greedily on spaces like Rich does (long words are folded, hyphens never break a line), and the result is yielded
+greedily on spaces like Rich does (a word longer than the line is kept whole, hyphens never break a line), and the result is yielded
 as Segments, which Rich prints without measuring again.
 """
 
@@ -29,9 +29,15 @@ def _width(text: str) -> int:
     return cell_len(text)
 
 
-def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
-    """(start, end) offsets of the wrapped lines of `plain`, without the spaces where lines break."""
-    width = max(width, 1)
+def _breaks(plain: str, width: int, rest_width: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of the wrapped lines of `plain`, without the spaces where lines break; the first line
+    is `width` wide, the others `rest_width` (default the same).
+
+    A word longer than a line (a URL, a DOI, a command) is never cut: it gets a line of its own and runs past the
+    width, so that the terminal soft-wraps it and a copy or a file keeps it whole.
+    """
+    limit = max(width, 1)
+    rest_limit = max(rest_width if rest_width is not None else width, 1)
     lines: list[tuple[int, int]] = []
     start: int | None = None  # where the current line's first word starts
     end = 0  # where its last word ends
@@ -40,28 +46,12 @@ def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
         word_end = word_start + len(match.group().rstrip())
         if start is None:
             start = word_start
-        elif _width(plain[start:word_end]) > width:
+        elif _width(plain[start:word_end]) > limit:
             lines.append((start, end))
-            start = word_start
-        while _width(plain[start:word_end]) > width:  # a word longer than a line is folded
-            cut = start + _fold(plain[start:word_end], width)
-            lines.append((start, cut))
-            start = cut
+            start, limit = word_start, rest_limit
         end = word_end
     lines.append((start, end) if start is not None else (0, 0))
     return lines
-
-
-def _fold(text: str, width: int) -> int:
-    """How many characters of `text` fill `width` cells (at least one)."""
-    if text.isascii():
-        return max(width, 1)
-    from rich.cells import cell_len
-
-    n = 0
-    while n < len(text) and cell_len(text[: n + 1]) <= width:
-        n += 1
-    return max(n, 1)
 
 
 def wrap(runs: Sequence[Run], width: int, first: str = "", rest: str | None = None) -> list[list[Run]]:
@@ -71,7 +61,7 @@ def wrap(runs: Sequence[Run], width: int, first: str = "", rest: str | None = No
     rest = " " * _width(first) if rest is None else rest
     plain = "".join(text for text, _ in runs)
     out: list[list[Run]] = []
-    for n, (lo, hi) in enumerate(_breaks(plain, width - _width(first))):
+    for n, (lo, hi) in enumerate(_breaks(plain, width - _width(first), width - _width(rest))):
         line: list[Run] = [(first if n == 0 else rest, "")]
         pos = 0
         for text, style in runs:

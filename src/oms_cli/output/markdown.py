@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from oms_cli.core.cards import Bullets, Grid, Line, Numbered, Para, separation_text
-from oms_cli.core.wording import DISCLAIMER, bar, format_reference, pct
+from oms_cli.core.wording import DISCLAIMER, bar, pct, reference_ids, reference_text
 from oms_cli.output.safe import printable
 from oms_cli.output.summary import (
     CANT_MISS_MARK,
@@ -25,14 +25,26 @@ from oms_cli.output.views import CardView, ComparisonView, SuggestView, View
 if TYPE_CHECKING:
     from oms_cli.core.cards import Block, Card, Comparison
     from oms_cli.core.reasoning import Analysis
-    from oms_cli.kb.compiled import CompiledKnowledgeBase
+    from oms_cli.kb.compiled import CompiledKnowledgeBase, Reference
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_LINKABLE = re.compile(r"https?://[\x21-\x7e]+\Z")  # printable ASCII only, and no angle brackets (below)
 
 
 def md(text: str) -> str:
     """Knowledge-base or user text made inert in Markdown: control characters shown, markup escaped."""
     return _SPECIAL.sub(r"\\\1", printable(text)).replace("\n", " ")
+
+
+def reference(ref: Reference) -> str:
+    """A reference with its identifiers as links (an address that is not a plain http(s) URL stays text)."""
+    ids = []
+    for label, address in reference_ids(ref):
+        if not _LINKABLE.match(address) or {"<", ">"} & set(address):
+            ids.append(md(label))
+        else:  # an autolink when the label is the address itself
+            ids.append(f"<{address}>" if label == address else f"[{md(label)}](<{address}>)")
+    return f"{md(reference_text(ref))} {'; '.join(ids)}".rstrip()
 
 
 def render(view: View) -> str:
@@ -104,9 +116,9 @@ def _card(card: Card) -> str:
         out += [f"## {section.title}", ""]
         for block in section.blocks:
             out += _block(block)
-    if "references" in card.sections and card.references:
+    if card.references:
         out += ["## References", ""]
-        out += [f"{n}. {md(format_reference(r))}" for n, r in enumerate(card.references, 1)]
+        out += [f"{n}. {reference(r)}" for n, r in enumerate(card.references, 1)]
         out.append("")
     out.append(f"*Last reviewed {card.text.last_reviewed}. {DISCLAIMER}*")
     return "\n".join(out) + "\n"
@@ -146,7 +158,7 @@ def _comparison(kb: CompiledKnowledgeBase, cmp: Comparison) -> str:
             cite = f" [{', '.join(map(str, nums))}]" if nums else ""
             out.append(f"- `{cid}`: {md(st.text)}{cite}")
         out += ["", "## References", ""]
-        out += [f"{n}. {md(format_reference(r))}" for n, r in enumerate(cmp.references, 1)]
+        out += [f"{n}. {reference(r)}" for n, r in enumerate(cmp.references, 1)]
         out.append("")
     out.append(f"*{DISCLAIMER}*")
     return "\n".join(out) + "\n"

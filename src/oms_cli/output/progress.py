@@ -9,12 +9,21 @@ from typing import Any
 
 def tracked(lines: Iterable[bytes], total: int | None, stack: ExitStack) -> Iterator[bytes]:
     """`lines`, with a progress bar on stderr that closes with `stack`."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     from oms_cli.output.streams import stderr_console
 
     bar = Progress(
-        TextColumn("[bold]scoring"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), TextColumn("{task.fields[cases]} cases"),
+        TextColumn("[bold]scoring"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[cases]} cases"),
         console=stderr_console(), transient=True, auto_refresh=False,
     )  # fmt: skip
     # Refreshed from here rather than by Rich's refresh thread: batch may fork workers, which is only safe

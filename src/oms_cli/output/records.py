@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from oms_cli.output.formats import Format
-from oms_cli.output.jsondoc import result_rows
+from oms_cli.output.jsondoc import SCHEMA_VERSION, result_rows
 
 if TYPE_CHECKING:
     from oms_cli.core.batch import Outcome
@@ -27,13 +27,14 @@ def case_error_object(err: CaseError) -> dict[str, Any]:
 
 
 def record(outcome: Outcome, contributions: bool = False) -> dict[str, Any]:
-    """One case's JSON record: `{"id", "line", "results", "other_probability"}` (plus `warnings` and `source` when
-    there are any), or
-    `{"id", "line", "error": {...}}` when it could not be read or scored."""
+    """One case's JSON record: `{"schema_version", "id", "line", "results", "other_probability"}` (plus
+    `warnings` and `source` when there are any), or `{"schema_version", "id", "line", "error": {...}}` when it
+    could not be read or scored. Each record names its contract version, so a file of records stands alone."""
     from oms_cli.core.batch import Scored
 
     if type(outcome) is Scored:
         out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
             "id": outcome.id,
             "line": outcome.line,
             "results": result_rows(outcome.results, contributions),
@@ -42,7 +43,12 @@ def record(outcome: Outcome, contributions: bool = False) -> dict[str, Any]:
         if outcome.warnings:
             out["warnings"] = list(outcome.warnings)
     else:
-        out = {"id": outcome.id, "line": outcome.line, "error": case_error_object(outcome)}  # type: ignore[arg-type]
+        out = {
+            "schema_version": SCHEMA_VERSION,
+            "id": outcome.id,
+            "line": outcome.line,
+            "error": case_error_object(outcome),  # type: ignore[arg-type]
+        }
     if outcome.source is not None:
         out["source"] = outcome.source
     return out
@@ -63,18 +69,15 @@ def flat_rows(outcome: Outcome) -> list[list[Any]]:
 
 
 def delimited_bytes(rows: list[list[Any]], fmt: Format) -> bytes:
-    """Rows as CSV or TSV bytes."""
+    """Rows as CSV or TSV bytes, every text cell neutralised (`output.safe.cell`)."""
     import csv
     import io
 
+    from oms_cli.output.safe import cell
+
     buffer = io.StringIO()
-    delimiter = "," if fmt is Format.csv else "\t"
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-    # The csv module quotes only the line terminator's characters, so a bare carriage return in an id or an
-    # error message would split the row for most readers: such rows are written fully quoted.
-    quoted = csv.writer(buffer, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    for row in rows:
-        (quoted if any(type(f) is str and "\r" in f for f in row) else writer).writerow(row)
+    writer = csv.writer(buffer, delimiter="," if fmt is Format.csv else "\t", lineterminator="\n")
+    writer.writerows([[cell(v) for v in row] for row in rows])
     return buffer.getvalue().encode("utf-8")
 
 

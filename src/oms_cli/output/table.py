@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from oms_cli.core.engine import ScoredCondition
     from oms_cli.core.reasoning import Analysis
     from oms_cli.kb.compiled import CompiledKnowledgeBase
 
@@ -37,33 +38,37 @@ def t(text: str, style: str = "") -> Text:
 
 
 def render(view: v.View) -> None:
-    """Print a command's result for people."""
-    if isinstance(view, v.SuggestView):
-        print_suggest(streams.console(), view.analysis, view.kb, view.top, view.explain, view.details)
-    elif isinstance(view, v.InterviewView):
+    """Print a command's result for people (through the pager on a terminal when it is longer than the screen)."""
+    if isinstance(view, v.InterviewView):
         out = streams.console()
         print_suggest(out, view.analysis, view.kb)
-        out.print(t("Reproduce with: " + view.summary.command, style="bold"))
-    elif isinstance(view, v.CardView):
-        from oms_cli.output.table_card import print_card
-
-        print_card(streams.console(), view.kb, view.card)
-    elif isinstance(view, v.ComparisonView):
-        from oms_cli.output.table_card import print_comparison
-
-        print_comparison(streams.console(), view.kb, view.comparison)
-    elif isinstance(view, v.ConditionsView):
-        _print_conditions(streams.console(), view.kb)
-    elif isinstance(view, v.FindingsView):
-        _print_findings(streams.console(), view.kb)
-    elif isinstance(view, v.EvaluationView):
-        from oms_cli.output.table_eval import print_evaluation
-
-        print_evaluation(streams.console(), view.evaluation, view.kb, view.file)
-    elif isinstance(view, v.ValidationView):
+        # One unwrapped line: a command broken across lines would run half of it when pasted.
+        out.print(t("Reproduce with: " + view.summary.command, style="bold"), soft_wrap=True)
+        return
+    if isinstance(view, v.ValidationView):
         _print_validation(view)
-    else:
-        assert_never(view)
+        return
+    with streams.paged() as out:
+        if isinstance(view, v.SuggestView):
+            print_suggest(out, view.analysis, view.kb, view.top, view.explain, view.details)
+        elif isinstance(view, v.CardView):
+            from oms_cli.output.table_card import print_card
+
+            print_card(out, view.kb, view.card)
+        elif isinstance(view, v.ComparisonView):
+            from oms_cli.output.table_card import print_comparison
+
+            print_comparison(out, view.kb, view.comparison)
+        elif isinstance(view, v.ConditionsView):
+            _print_conditions(out, view.kb)
+        elif isinstance(view, v.FindingsView):
+            _print_findings(out, view.kb)
+        elif isinstance(view, v.EvaluationView):
+            from oms_cli.output.table_eval import print_evaluation
+
+            print_evaluation(out, view.evaluation, view.kb, view.file)
+        else:
+            assert_never(view)
 
 
 # ----------------------------------------------------------------------------- suggest
@@ -85,12 +90,10 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
     table.add_column("Probability", no_wrap=True, width=16)
     table.add_column(CANT_MISS_MARK, justify="center", width=1)
     table.add_column("Why", no_wrap=True, overflow="ellipsis", width=max(width - fixed, 12))
+    # (the ellipsis is a safety net: _reason drops whole items, so a finding's name is never cut)
+    why_width = max(width - fixed, 12)
     for r in shown:
-        pos, neg = why(r)
-        reason = t(", ".join(effect_text(kb, c) for c in pos), style="green")
-        if pos and neg:
-            reason.append("; ")
-        reason.append(printable(", ".join(effect_text(kb, c) for c in neg)), style="red")
+        reason = _reason(kb, r, why_width)
         table.add_row(
             t(str(r.rank)),
             t(r.id),
@@ -100,7 +103,7 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
         )
     other = ranking.other_probability
     table.add_row(t(""), t("other causes", style="dim"), t(f"{bar(other)} {pct(other):>5}", style="dim"), t(""),
-                  t("a cause not in this knowledge base", style="dim"))  # fmt: skip
+                  t("causes not listed here", style="dim"))  # fmt: skip
     parts: list[Any] = [table]
     if hidden:
         parts.append(
@@ -115,6 +118,25 @@ def _differential_table(analysis: Analysis, kb: CompiledKnowledgeBase, top: int 
             t(f"Can't miss: no flagged condition at or above {pct(analysis.cant_miss_threshold)}.", style="dim")
         )
     return parts
+
+
+def _reason(kb: CompiledKnowledgeBase, r: ScoredCondition, width: int) -> Text:
+    """The strongest findings for (green) and against (red) a condition, as many whole items as fit `width`;
+    a trailing "…" says that --explain has more."""
+    pos, neg = why(r)
+    items = [(effect_text(kb, c), "green") for c in pos] + [(effect_text(kb, c), "red") for c in neg]
+    reason = t("")
+    used = 0
+    for n, (text, style) in enumerate(items):
+        sep = "" if n == 0 else ("; " if style == "red" and items[n - 1][1] == "green" else ", ")
+        rest = 2 if n < len(items) - 1 else 0  # room for the ", …" that would follow
+        if used + len(sep) + len(text) + rest > width:
+            reason.append(" …" if n else "…", style="dim")
+            break
+        reason.append(sep)
+        reason.append(printable(text), style=style)
+        used += len(sep) + len(text)
+    return reason
 
 
 def print_suggest(
@@ -135,10 +157,10 @@ def print_suggest(
     parts += _next_parts(analysis, kb)
     parts += _criteria_parts(analysis, top, details)
     if explain:
-        console.print(Group(*parts))
+        console.print(Group(*parts), crop=False)
         _print_ledgers(console, analysis, kb, top)
         parts = []
-    console.print(Group(*parts, t(footnote(kb), style="dim"), t(DISCLAIMER, style="dim")))
+    console.print(Group(*parts, t(footnote(kb), style="dim"), t(DISCLAIMER, style="dim")), crop=False)
 
 
 def print_interview_step(console: Console, analysis: Analysis, rows: int = 5) -> None:
@@ -275,9 +297,13 @@ def _print_ledgers(console: Console, analysis: Analysis, kb: CompiledKnowledgeBa
 def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
     from rich.table import Table
 
+    # Ids are what people type next: never wrapped or cut; the names wrap instead.
     table = Table()
-    for col in ("Id", "Name", "Prior (child)", "Prior (adult)", CANT_MISS_MARK):
-        table.add_column(col)
+    table.add_column("Id", no_wrap=True, min_width=max(len(c.id) for c in kb.conditions))
+    table.add_column("Name", ratio=1)
+    table.add_column("Child", justify="right", no_wrap=True)
+    table.add_column("Adult", justify="right", no_wrap=True)
+    table.add_column(CANT_MISS_MARK, justify="center", width=1)
     for c in kb.conditions:
         table.add_row(
             t(c.id, style="bold"),
@@ -287,26 +313,45 @@ def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
             t(CANT_MISS_MARK if c.cant_miss else "", style="bold red"),
         )
     console.print(table)
+    console.print(
+        t(f"Child and Adult: share of presentations (prior); {CANT_MISS_MARK} can't miss. Details: oms-dx show ID"),
+        style="dim",
+    )
 
 
 def _print_findings(console: Console, kb: CompiledKnowledgeBase) -> None:
-    from rich.table import Table
+    from oms_cli.output.lines import Block
 
-    table = Table()
-    for col in ("Id", "Label", "Kind", "HPO", "Synonyms"):
-        table.add_column(col)
+    # A list rather than a boxed table: ids up to 36 characters and long synonym lists cannot share 80 columns
+    # without cutting one or the other. Each finding gets a line of id, kind and HPO id, then its label and
+    # synonyms, wrapped and indented.
+    out = Block()
+    widths = [max(len(f.id) for f in kb.findings), max(len(f.kind) for f in kb.findings), len("HP:0000000")]
+    out.lines([_row([[("Id", "bold")], [("Kind", "bold")], [("HPO", "bold")]], widths)])
     for f in kb.findings:
-        table.add_row(t(f.id, style="bold"), t(f.label), t(f.kind), t(f.hpo or ""), t(", ".join(f.synonyms)))
-    console.print(table)
+        out.lines([_row([[(f.id, "bold")], [(f.kind, "")], [(f.hpo or "", "dim")]], widths)])
+        label = [(f.label, "")]
+        if f.synonyms:
+            label.append((" (also: " + ", ".join(f.synonyms) + ")", "dim"))
+        out.para(label, "    ")
+    console.print(out, crop=False)
+
+
+def _row(cells: list[list[tuple[str, str]]], widths: list[int]) -> list[tuple[str, str]]:
+    line: list[tuple[str, str]] = []
+    for n, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+        text = "".join(part for part, _ in cell)
+        line += [*cell, (" " * (width - len(text) + 2) if n < len(cells) - 1 else "", "")]
+    return line
 
 
 def _print_validation(view: v.ValidationView) -> None:
     import sys
 
     report = view.report
-    for check in report.checks:
+    for check in report.checks:  # the checks are the result, on stdout with the verdict
         detail = f" ({check.detail})" if check.detail else ""
-        streams.info(f"{check.name}: {check.status}{detail}")
+        sys.stdout.write(f"{printable(check.name)}: {printable(check.status)}{printable(detail)}\n")
     for problem in report.problems:
         where = f"{report.file}: {problem.path}" if problem.path else report.file
         sys.stdout.write(f"{printable(where)}: {printable(problem.message)}\n")

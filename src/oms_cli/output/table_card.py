@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from oms_cli.core.cards import Bullets, Card, Comparison, Grid, Line, Numbered, Para, separation_text
-from oms_cli.core.wording import DISCLAIMER, bar, format_reference, pct
+from oms_cli.core.wording import DISCLAIMER, bar, pct, reference_ids, reference_text
 from oms_cli.output.lines import Block, Run, line_width, wrap
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from oms_cli.core.cards import Block as CardBlock
-    from oms_cli.kb.compiled import CompiledKnowledgeBase
+    from oms_cli.kb.compiled import CompiledKnowledgeBase, Reference
 
 # How each role of a card span looks on a terminal.
 STYLES = {
@@ -95,6 +96,18 @@ def _block(out: Block, block: CardBlock, width: int) -> None:
         _grid(out, block, width)
 
 
+_LINKABLE = re.compile(r"https?://[\x21-\x7e]+\Z")  # printable ASCII only: an address never smuggles escapes
+
+
+def reference_runs(n: int, ref: Reference) -> list[Run]:
+    """A numbered reference whose identifiers are hyperlinks on a terminal (Rich drops links elsewhere)."""
+    runs: list[Run] = [(f"[{n}] ", "cyan"), (reference_text(ref), "")]
+    for i, (label, address) in enumerate(reference_ids(ref)):
+        link = f"link {address}" if _LINKABLE.match(address) else ""
+        runs += [(" " if i == 0 else "; ", ""), (label, link)]
+    return runs
+
+
 def print_card(console: Console, kb: CompiledKnowledgeBase, card: Card) -> None:
     """Print a reference card."""
     c = card.condition
@@ -108,14 +121,14 @@ def print_card(console: Console, kb: CompiledKnowledgeBase, card: Card) -> None:
         out.para([(section.title, "bold underline")])
         for block in section.blocks:
             _block(out, block, width)
-    if "references" in card.sections and card.references:
+    if card.references:
         out.blank()
         out.para([("References", "bold underline")])
         for n, ref in enumerate(card.references, 1):
-            out.para([(f"[{n}] ", "cyan"), (format_reference(ref), "")])
+            out.para(reference_runs(n, ref))
     out.blank()
     out.para([(f"Last reviewed {card.text.last_reviewed}. {DISCLAIMER}", "dim")])
-    console.print(out)
+    console.print(out, crop=False)  # a URL longer than the line runs on: the terminal wraps it, a file keeps it whole
 
 
 def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Comparison) -> None:
@@ -185,7 +198,7 @@ def print_comparison(console: Console, kb: CompiledKnowledgeBase, cmp: Compariso
         out.blank()
         out.para([("References", "bold underline")])
         for n, ref in enumerate(cmp.references, 1):
-            out.para([(f"[{n}] ", "cyan"), (format_reference(ref), "")])
+            out.para(reference_runs(n, ref))
     out.blank()
     out.para([(DISCLAIMER, "dim")])
-    console.print(out)
+    console.print(out, crop=False)  # a URL longer than the line runs on: the terminal wraps it, a file keeps it whole

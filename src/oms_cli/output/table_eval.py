@@ -54,15 +54,22 @@ def print_evaluation(console: Console, ev: Evaluation, kb: CompiledKnowledgeBase
     console.print(_t("Mean P: mean probability of the true diagnosis. 1st: cases ranked first. PPV: share correct.",
                      style="dim"))  # fmt: skip
 
+    # The full matrix is in the JSON; on 80 columns a 17 x 17 grid would cut the ids, so the table lists where
+    # the diagnoses went instead: correct first, then each confusion, largest first.
     ids = [c.id for c in kb.conditions]
-    matrix = Table(title=_t("Confusion: diagnosis (rows) by condition ranked first (columns)"), title_justify="left")
-    matrix.add_column("Diagnosis")
-    for n in range(1, len(ids) + 1):
-        matrix.add_column(str(n), justify="right")
-    for n, truth in enumerate(ids, start=1):
-        cells = [str(ev.confusion[truth][p]) if ev.confusion[truth][p] else "·" for p in ids]
-        matrix.add_row(_t(f"{n} {truth}"), *(_t(c, style="bold" if i == n - 1 else "") for i, c in enumerate(cells)))
-    console.print(matrix)
+    confused = sorted(
+        ((n, truth, first) for truth in ids for first, n in ev.confusion[truth].items() if n and first != truth),
+        key=lambda x: (-x[0], x[1], x[2]),
+    )
+    matrix = Table(title=_t("Confusion: final diagnosis → condition ranked first"), title_justify="left")
+    for col, justify in (("Diagnosis", "left"), ("Ranked first instead", "left"), ("Cases", "right")):
+        matrix.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for n, truth, first in confused:
+        matrix.add_row(_t(truth), _t(first), _t(str(n)))
+    if confused:
+        console.print(matrix)
+    else:
+        console.print(_t("Confusion: every case's diagnosis was ranked first.", style="dim"))
 
     cal = Table(title=_t("Calibration (every case × condition probability)"), title_justify="left")
     for col in ("Predicted", "Pairs", "Mean predicted", "Observed"):
