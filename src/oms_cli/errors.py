@@ -34,6 +34,12 @@ class InputError(OmsError):
     exit_code = ExitCode.INPUT
 
 
+class PhenopacketError(InputError):
+    """Raised for a file that is not a GA4GH Phenopacket v2 document."""
+
+    code = "invalid_phenopacket"
+
+
 class UnknownTermError(InputError):
     """Raised when a term names nothing the knowledge base knows; carries the closest known terms."""
 

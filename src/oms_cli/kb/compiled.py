@@ -9,11 +9,12 @@ import difflib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oms_cli.errors import UnknownConditionError, UnknownFindingError
+from oms_cli.errors import InputError, UnknownConditionError, UnknownFindingError
 from oms_cli.kb.terms import HPO_TOKEN, normalise
 
 if TYPE_CHECKING:
     from oms_cli.kb import schema
+    from oms_cli.kb.hpo import HpoMapper
 
 # Bumped whenever the records below change shape, so that old cache entries are rebuilt rather than misread.
 COMPILED_FORMAT = "7"
@@ -304,6 +305,7 @@ class CompiledKnowledgeBase:
         # once when compiling and travel with the cache, since normalising every term costs start-up time.
         self.finding_terms, self.condition_terms = terms if terms is not None else term_tables(findings, conditions)
         self._resolved: dict[str, str] = {}
+        self._hpo: HpoMapper | None = None
 
     def finding(self, finding_id: str) -> Finding:
         """The vocabulary entry of a canonical finding id."""
@@ -342,7 +344,11 @@ class CompiledKnowledgeBase:
         return self._loaded()[0][condition_id]
 
     def resolve_finding(self, term: str) -> str:
-        """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id."""
+        """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id.
+
+        An HPO id below the vocabulary's counts as its nearest vocabulary ancestor (as an observed finding); when
+        it has several, UnknownFindingError names them. `resolve_findings` maps absent terms and several ancestors.
+        """
         known = self._resolved.get(term)
         if known is not None:
             return known
@@ -354,7 +360,47 @@ class CompiledKnowledgeBase:
             if len(self._resolved) < _RESOLVED_MEMO:
                 self._resolved[term] = found
             return found
+        if hpo:
+            mapped = self.hpo_mapper().present(key)
+            if len(mapped) == 1:
+                return mapped[0]
+            raise UnknownFindingError(term, list(mapped))
         raise UnknownFindingError(term, _close(key, self.finding_terms))
+
+    def resolve_findings(self, term: str, absent: bool = False) -> tuple[str, ...]:
+        """The canonical finding ids a term stands for, as a present or an absent finding.
+
+        A name, synonym or vocabulary HPO id stands for its one finding either way. Another HPO id stands, when
+        present, for its nearest vocabulary ancestors; when absent, for the findings whose HPO id it is or lies
+        above (an absent narrower term says nothing about the broader finding, and is refused).
+        """
+        known = self._resolved.get(term)
+        if known is not None:
+            return (known,)
+        hpo = HPO_TOKEN.match(term.strip())
+        if hpo is None or f"HP:{hpo.group(1)}" in self.finding_terms:
+            return (self.resolve_finding(term),)
+        key = f"HP:{hpo.group(1)}"
+        mapper = self.hpo_mapper()
+        found = mapper.absent(key) if absent else mapper.present(key)
+        if found:
+            return found
+        broader = mapper.present(key) if absent else ()
+        if broader:
+            names = " or ".join(repr(f) for f in broader)
+            raise InputError(
+                f"{term} is narrower than {names}: its absence says nothing about {names} "
+                f"(HPO {mapper.table.release}); give {names} as absent if it is"
+            )
+        raise UnknownFindingError(term, [])
+
+    def hpo_mapper(self) -> "HpoMapper":
+        """The mapping of HPO ids onto this vocabulary (reads the descendant table on first use)."""
+        if self._hpo is None:
+            from oms_cli.kb.hpo import HpoMapper, load_table
+
+            self._hpo = HpoMapper({f.hpo: f.id for f in self.findings if f.hpo}, load_table())
+        return self._hpo
 
     def resolve_condition(self, term: str) -> str:
         """Map a condition id, name, alias or code (any case) to the canonical condition id."""
