@@ -46,8 +46,9 @@ class UnknownTermError(InputError):
     what = "term"
     listing = "oms-dx --help"
 
-    def __init__(self, token: str, suggestions: list[str]) -> None:
+    def __init__(self, token: str, suggestions: list[str], reason: str | None = None) -> None:
         hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        hint = f": {reason}{hint}" if reason else hint
         super().__init__(f"unknown {self.what} {token!r}{hint} (see '{self.listing}')")
         self.token = token
         self.suggestions = suggestions

@@ -267,15 +267,19 @@ def _case(kb: CompiledKnowledgeBase, packet: Any, line: int, source: str | None)
 def _age(seen: Span | None, onsets: list[tuple[Span, str]], warnings: list[str]) -> float | None:
     if seen is not None:
         if not seen.exact:
-            warnings.append(f"age {seen.age:g} y taken from the age at last encounter given as {seen.shown}")
+            warnings.append(
+                f"age {seen.age:.3g} y taken from the age at last encounter given as {seen.shown} (the middle of its range)"
+            )
         return seen.age
     if not onsets:
         return None
     # The patient was seen at or after every recorded onset: the latest is the best floor for the age.
     exact = [(s, what) for s, what in onsets if s.exact]  # an ISO age before the middle of a class
     span, what = max(exact or onsets, key=lambda item: (item[0].age, item[0].start))
+    middle = "" if span.exact else ", the middle of its range"
     warnings.append(
-        f"age {span.age:g} y taken from the onset of {what} ({span.shown}); the packet gives no age at last encounter"
+        f"age {span.age:.3g} y taken from the onset of {what} ({span.shown}{middle}); "
+        "the packet gives no age at last encounter"
     )
     return span.age
 

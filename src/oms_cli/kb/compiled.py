@@ -361,10 +361,11 @@ class CompiledKnowledgeBase:
                 self._resolved[term] = found
             return found
         if hpo:
-            mapped = self.hpo_mapper().present(key)
+            mapper = self.hpo_mapper()
+            mapped = mapper.present(key)
             if len(mapped) == 1:
                 return mapped[0]
-            raise UnknownFindingError(term, list(mapped))
+            raise UnknownFindingError(term, list(mapped), _unmapped(mapper, mapped))
         raise UnknownFindingError(term, _close(key, self.finding_terms))
 
     def resolve_findings(self, term: str, absent: bool = False) -> tuple[str, ...]:
@@ -386,13 +387,13 @@ class CompiledKnowledgeBase:
         if found:
             return found
         broader = mapper.present(key) if absent else ()
-        if broader:
-            names = " or ".join(repr(f) for f in broader)
-            raise InputError(
-                f"{term} is narrower than {names}: its absence says nothing about {names} "
-                f"(HPO {mapper.table.release}); give {names} as absent if it is"
-            )
-        raise UnknownFindingError(term, [])
+        if not broader:
+            raise UnknownFindingError(term, [], _unmapped(mapper, ()))
+        names = " or ".join(repr(f) for f in broader)
+        raise InputError(
+            f"{term} is narrower than {names}: its absence says nothing about {names} "
+            f"(HPO {mapper.table.release}); give {names} as absent if it is"
+        )
 
     def hpo_mapper(self) -> "HpoMapper":
         """The mapping of HPO ids onto this vocabulary (reads the descendant table on first use)."""
@@ -438,6 +439,13 @@ class CompiledKnowledgeBase:
             "finding_terms": self.finding_terms,
             "condition_terms": self.condition_terms,
         }
+
+
+def _unmapped(mapper: "HpoMapper", several: tuple[str, ...]) -> str:
+    release = mapper.table.release
+    if several:
+        return f"below several findings in HPO {release}; enter the one meant"
+    return f"neither an HPO id of the vocabulary nor below one in HPO {release}"
 
 
 def _close(key: str, terms: dict[str, str]) -> list[str]:
