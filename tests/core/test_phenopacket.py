@@ -206,3 +206,11 @@ def test_a_derived_tempo_holds_whatever_the_exact_dates(
         assert elapsed < ACUTE_MAX
     elif tempo == "subacute":
         assert ACUTE_MAX <= elapsed <= SUBACUTE_MAX
+
+
+def test_many_unused_observed_features_are_named_up_to_a_limit(shipped_kb: CompiledKnowledgeBase) -> None:
+    packet = json.loads((PACKETS / "disease-onset-class-only.json").read_text())
+    packet["phenotypicFeatures"] = [{"type": {"id": f"HP:00{n:05d}", "label": f"t{n}"}} for n in range(1160, 1172)]
+    (warning,) = [w for w in case_from_phenopacket(shipped_kb, json.dumps(packet)).warnings if "observed" in w]
+    assert warning.startswith("12 observed feature(s)") and warning.endswith(" and 4 more")
+    assert warning.count("HP:") == 8

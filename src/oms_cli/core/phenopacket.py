@@ -53,6 +53,9 @@ ONSET_CLASSES: dict[str, tuple[float, float, float]] = {
     "HP:0003584": (60.0, math.inf, 70.0),  # Late onset (after 60 years)
 }
 
+# Observed features that map to nothing are named in the warning up to this many (a syndrome can list dozens).
+LISTED_UNUSED = 8
+
 # The smallest unit an ISO 8601 age gives, which is how precisely it dates an event ("P5Y": some time aged 5).
 _ISO_UNITS = (("D", _DAY), ("W", _WEEK), ("M", 1.0 / 12.0), ("Y", 1.0))
 
@@ -188,9 +191,11 @@ def _features(kb: CompiledKnowledgeBase, packet: Any, warnings: list[str]) -> _F
             continue
         (absent if feature.excluded else present).extend(found)
     if unused:
+        more = f" and {len(unused) - LISTED_UNUSED} more" if len(unused) > LISTED_UNUSED else ""
         warnings.append(
             f"{len(unused)} observed feature(s) not in the oms-dx vocabulary nor below a term of it, not used: "
-            + ", ".join(unused)
+            + ", ".join(unused[:LISTED_UNUSED])
+            + more
         )
     if excluded_unused:
         warnings.append(
