@@ -214,3 +214,10 @@ def test_many_unused_observed_features_are_named_up_to_a_limit(shipped_kb: Compi
     (warning,) = [w for w in case_from_phenopacket(shipped_kb, json.dumps(packet)).warnings if "observed" in w]
     assert warning.startswith("12 observed feature(s)") and warning.endswith(" and 4 more")
     assert warning.count("HP:") == 8
+
+
+def test_a_finding_that_implies_a_tempo_is_not_contradicted(shipped_kb: CompiledKnowledgeBase) -> None:
+    packet = json.loads((PACKETS / "child-descendant-terms.json").read_text())
+    packet["phenotypicFeatures"].append({"type": {"id": "", "label": "abrupt onset"}})  # implies an acute onset
+    case = case_from_phenopacket(shipped_kb, json.dumps(packet))
+    assert "abrupt-onset" in case.present and case.onset is None

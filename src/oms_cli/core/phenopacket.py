@@ -255,7 +255,11 @@ def _case(kb: CompiledKnowledgeBase, packet: Any, line: int, source: str | None)
             warnings.append("age at last encounter is a gestational age; age left unknown")
             seen = None
     age_years = _age(seen, feats.onset_spans + disease_spans, warnings)
-    onset = _tempo(feats.onsets, seen, disease_spans, feats.onset_spans, warnings)
+    # A finding that implies a tempo (abrupt onset) sets it in the engine; a derived one would only contradict it.
+    implied = any(kb.finding(f).implies_onset for f in feats.present)
+    onset = _tempo(
+        feats.onsets, seen, disease_spans if not implied else [], feats.onset_spans if not implied else [], warnings
+    )
     return Case(
         diagnosis=_diagnosis(kb, packet),
         id=packet.id or None,
