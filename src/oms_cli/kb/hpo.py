@@ -18,6 +18,7 @@ from typing import NamedTuple
 from oms_cli.errors import KnowledgeBaseError, Problem
 
 TABLE_FORMAT = 1
+_MEMO = 1 << 16  # mapped ids remembered per mapping; bounded, since a batch can name any number of HP:NNNNNNN
 
 
 class HpoTable(NamedTuple):
@@ -104,7 +105,8 @@ class HpoMapper:
             # The nearest: drop every candidate that is an ancestor of another candidate.
             nearest = [a for a in above if not any(a in self.table.ancestors.get(b, ()) for b in above if b != a)]
             found = tuple(dict.fromkeys(self._finding_of[a] for a in sorted(nearest)))
-        self._present[hpo_id] = found
+        if len(self._present) < _MEMO:
+            self._present[hpo_id] = found
         return found
 
     def absent(self, hpo_id: str) -> tuple[str, ...]:
@@ -115,5 +117,6 @@ class HpoMapper:
             return known
         term = self.canonical(hpo_id)
         found = tuple(dict.fromkeys(self._finding_of[h] for h in sorted(self._ruled_out_by.get(term, ()))))
-        self._absent[hpo_id] = found
+        if len(self._absent) < _MEMO:
+            self._absent[hpo_id] = found
         return found
