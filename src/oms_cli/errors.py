@@ -37,6 +37,12 @@ class InputError(OmsError):
     exit_code = ExitCode.INPUT
 
 
+class PhenopacketError(InputError):
+    """Raised for a file that is not a GA4GH Phenopacket v2 document."""
+
+    code = "invalid_phenopacket"
+
+
 class UnknownTermError(InputError):
     """Raised when a term names nothing the knowledge base knows; carries the closest known terms."""
 
@@ -45,10 +51,11 @@ class UnknownTermError(InputError):
 
     ECHO_CHARS = 80  # a pasted paragraph is not echoed back whole
 
-    def __init__(self, token: str, suggestions: list[str]) -> None:
+    def __init__(self, token: str, suggestions: list[str], reason: str | None = None) -> None:
         quoted = [repr(s) for s in suggestions]
         either = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
         hint = f"; did you mean {either}?" if suggestions else ""
+        hint = f": {reason}{hint}" if reason else hint
         shown = token if len(token) <= self.ECHO_CHARS else token[: self.ECHO_CHARS] + "…"
         super().__init__(f"unknown {self.what} {shown!r}{hint} (see '{self.listing}')")
         self.token = token

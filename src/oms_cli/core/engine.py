@@ -320,10 +320,13 @@ def normalise_query(
     age_years: float | None,
     onset: str | None,
 ) -> Query:
-    """Resolve user terms to canonical ids, de-duplicate, and reject contradictions (also through implications)."""
-    resolve = kb.resolve_finding
-    p = tuple(dict.fromkeys([resolve(t) for t in present]))
-    a = tuple(dict.fromkeys([resolve(t) for t in absent])) if absent else ()
+    """Resolve user terms to canonical ids, de-duplicate, and reject contradictions (also through implications).
+
+    An HPO id below the vocabulary counts as its nearest vocabulary ancestors when present, and rules out the
+    findings at or below it when absent (`CompiledKnowledgeBase.resolve_findings`)."""
+    resolve = kb.resolve_findings
+    p = tuple(dict.fromkeys([f for t in present for f in resolve(t)]))
+    a = tuple(dict.fromkeys([f for t in absent for f in resolve(t, True)])) if absent else ()
     both = [f for f in p if f in a] if a else None
     if both:
         raise InputError(f"finding(s) given as both present and absent: {', '.join(both)}")

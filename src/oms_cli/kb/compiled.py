@@ -9,11 +9,12 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oms_cli.errors import KnowledgeBaseError, Problem, UnknownConditionError, UnknownFindingError
+from oms_cli.errors import InputError, KnowledgeBaseError, Problem, UnknownConditionError, UnknownFindingError
 from oms_cli.kb.terms import ADULT_AGE_YEARS, AGE_GROUPS, HPO_TOKEN, ONSETS, normalise
 
 if TYPE_CHECKING:
     from oms_cli.kb import schema
+    from oms_cli.kb.hpo import HpoMapper
 
 # Bumped whenever the records below change shape, so that old cache entries are rebuilt rather than misread.
 COMPILED_FORMAT = "8"
@@ -296,6 +297,7 @@ class CompiledKnowledgeBase:
         # once when compiling and travel with the cache, since normalising every term costs start-up time.
         self.finding_terms, self.condition_terms = terms if terms is not None else term_tables(findings, conditions)
         self._resolved: dict[str, str] = {}
+        self._hpo: HpoMapper | None = None
 
     def finding(self, finding_id: str) -> Finding:
         """The vocabulary entry of a canonical finding id."""
@@ -334,7 +336,11 @@ class CompiledKnowledgeBase:
         return self._loaded()[0][condition_id]
 
     def resolve_finding(self, term: str) -> str:
-        """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id."""
+        """Map an id, synonym or HPO id (any case, spaces or underscores) to the canonical finding id.
+
+        An HPO id below the vocabulary's counts as its nearest vocabulary ancestor (as an observed finding); when
+        it has several, UnknownFindingError names them. `resolve_findings` maps absent terms and several ancestors.
+        """
         known = self._resolved.get(term)
         if known is not None:
             return known
@@ -346,7 +352,48 @@ class CompiledKnowledgeBase:
             if len(self._resolved) < _RESOLVED_MEMO:
                 self._resolved[term] = found
             return found
+        if hpo:
+            mapper = self.hpo_mapper()
+            mapped = mapper.present(key)
+            if len(mapped) == 1:
+                return mapped[0]
+            raise UnknownFindingError(term, list(mapped), _unmapped(mapper, mapped))
         raise UnknownFindingError(term, _close(key, self.finding_terms))
+
+    def resolve_findings(self, term: str, absent: bool = False) -> tuple[str, ...]:
+        """The canonical finding ids a term stands for, as a present or an absent finding.
+
+        A name, synonym or vocabulary HPO id stands for its one finding either way. Another HPO id stands, when
+        present, for its nearest vocabulary ancestors; when absent, for the findings whose HPO id it is or lies
+        above (an absent narrower term says nothing about the broader finding, and is refused).
+        """
+        known = self._resolved.get(term)
+        if known is not None:
+            return (known,)
+        hpo = HPO_TOKEN.match(term.strip())
+        if hpo is None or f"HP:{hpo.group(1)}" in self.finding_terms:
+            return (self.resolve_finding(term),)
+        key = f"HP:{hpo.group(1)}"
+        mapper = self.hpo_mapper()
+        found = mapper.absent(key) if absent else mapper.present(key)
+        if found:
+            return found
+        broader = mapper.present(key) if absent else ()
+        if not broader:
+            raise UnknownFindingError(term, [], _unmapped(mapper, ()))
+        names = " or ".join(repr(f) for f in broader)
+        raise InputError(
+            f"{term} is narrower than {names}: its absence says nothing about {names} "
+            f"(HPO {mapper.table.release}); give {names} as absent if it is"
+        )
+
+    def hpo_mapper(self) -> "HpoMapper":
+        """The mapping of HPO ids onto this vocabulary (reads the descendant table on first use)."""
+        if self._hpo is None:
+            from oms_cli.kb.hpo import HpoMapper, load_table
+
+            self._hpo = HpoMapper({f.hpo: f.id for f in self.findings if f.hpo}, load_table())
+        return self._hpo
 
     def resolve_condition(self, term: str) -> str:
         """Map a condition id, name, alias or code (any case) to the canonical condition id."""
@@ -385,6 +432,13 @@ class CompiledKnowledgeBase:
             "finding_terms": self.finding_terms,
             "condition_terms": self.condition_terms,
         }
+
+
+def _unmapped(mapper: "HpoMapper", several: tuple[str, ...]) -> str:
+    release = mapper.table.release
+    if several:
+        return f"below several findings in HPO {release}; enter the one meant"
+    return f"neither an HPO id of the vocabulary nor below one in HPO {release}"
 
 
 def _close(key: str, terms: dict[str, str]) -> list[str]:
