@@ -58,6 +58,9 @@ def test_the_table_is_what_the_script_builds_from_the_ontology() -> None:
         ("HP:0006855", ["imaging-cerebellar-atrophy"]),  # cerebellar vermis atrophy
         ("HP:0031936", ["delayed-walking"]),  # delayed ability to walk
         ("HP:0001262", ["sleep-disturbance", "altered-consciousness"]),  # somnolence lies below both
+        # Unsteady gait lies below gait disturbance, not below ataxia (HPO), so it is not evidence of ataxia.
+        ("HP:0002317", ["gait-disturbance"]),
+        ("HP:0002080", ["intention-tremor"]),
     ],
 )
 def test_hpo_descendants_resolve_to_their_nearest_vocabulary_ancestor(
@@ -71,9 +74,8 @@ def test_hpo_descendants_resolve_to_their_nearest_vocabulary_ancestor(
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
-        # Unsteady gait lies below gait disturbance, not below ataxia: no vocabulary term is its ancestor.
         (
-            ["-f", "HP:0002317"],
+            ["-f", "HP:0001166"],  # arachnodactyly: no vocabulary term is its ancestor
             "unknown_finding",
             "neither an HPO id of the vocabulary nor below one in HPO 2025-11-24",
         ),
@@ -127,3 +129,13 @@ def test_a_damaged_table_is_a_knowledge_base_error(tmp_path: Path, content: str)
     with pytest.raises(KnowledgeBaseError) as err:
         load_table(path)
     assert err.value.exit_code == ExitCode.KNOWLEDGE_BASE and str(path) in err.value.message
+
+
+def test_gait_disturbance_weighs_the_same_in_every_condition(invoke: Invoke) -> None:
+    def probabilities(*findings: str) -> list[tuple[str, float]]:
+        doc = invoke("suggest", "-f", ",".join(findings), "--age", "3", "--format", "json").json()
+        return [(r["id"], r["probability"]) for r in doc["results"]] + [("other", doc["other_probability"])]
+
+    plain, with_gait = probabilities("ataxia", "vomiting"), probabilities("ataxia", "vomiting", "HP:0002317")
+    assert [i for i, _ in plain] == [i for i, _ in with_gait]
+    assert all(abs(a - b) < 1e-12 for (_, a), (_, b) in zip(plain, with_gait, strict=True))

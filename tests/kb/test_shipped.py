@@ -82,6 +82,7 @@ HEREDITARY_ATAXIA_FINDINGS = [
     "global-developmental-delay",
     "delayed-walking",
     "imaging-cerebellar-atrophy",
+    "gait-disturbance",  # so that HPO terms below Gait disturbance (Unsteady gait) map; weighs the same everywhere
 ]
 
 
