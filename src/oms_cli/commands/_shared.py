@@ -271,6 +271,9 @@ def finite(value: float | None) -> float | None:
 
 HUMAN_OR_JSON = (Format.table, Format.json)
 DOCUMENTS = (Format.table, Format.json, Format.markdown)
+DocumentFormatOpt = Annotated[
+    Format, format_option(DOCUMENTS, "table for people, json for scripts, markdown for notes.")
+]
 
 OutputOpt = Annotated[
     Path | None,

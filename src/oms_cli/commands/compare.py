@@ -4,7 +4,14 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import DOCUMENTS, KbOpt, OutputOpt, complete_conditions, format_option, load_kb, register
+from oms_cli.commands._shared import (
+    DocumentFormatOpt,
+    KbOpt,
+    OutputOpt,
+    complete_conditions,
+    load_kb,
+    register,
+)
 from oms_cli.output.formats import Format
 
 
@@ -20,9 +27,7 @@ def compare(
     highlight: Annotated[
         int, typer.Option("--highlight", min=0, help="How many of the most discriminating findings to highlight.")
     ] = 5,
-    format: Annotated[
-        Format, format_option(DOCUMENTS, "table for people, json for scripts, markdown for notes.")
-    ] = Format.table,
+    format: DocumentFormatOpt = Format.table,
     kb: KbOpt = None,
     output: OutputOpt = None,
 ) -> None:

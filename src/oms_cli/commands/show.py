@@ -4,7 +4,14 @@ from typing import Annotated
 
 import typer
 
-from oms_cli.commands._shared import DOCUMENTS, KbOpt, OutputOpt, complete_conditions, format_option, load_kb, register
+from oms_cli.commands._shared import (
+    DocumentFormatOpt,
+    KbOpt,
+    OutputOpt,
+    complete_conditions,
+    load_kb,
+    register,
+)
 from oms_cli.output.formats import Format
 
 
@@ -36,9 +43,7 @@ def show(
             autocompletion=complete_sections,
         ),
     ] = None,
-    format: Annotated[
-        Format, format_option(DOCUMENTS, "table for people, json for scripts, markdown for notes.")
-    ] = Format.table,
+    format: DocumentFormatOpt = Format.table,
     kb: KbOpt = None,
     output: OutputOpt = None,
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -228,6 +228,14 @@ class Prior(_Model):
     adult: Evidence
 
 
+def _require_every_onset(cls: type, v: dict[str, Any]) -> dict[str, Any]:
+    """An onset profile must give every tempo (a missing one would silently score as impossible)."""
+    missing = [o for o in ONSETS if o not in v]
+    if missing:
+        raise ValueError(f"missing onset(s): {', '.join(missing)}")
+    return v
+
+
 class Condition(_Model):
     """A condition of the differential with its profile and finding frequencies at presentation."""
 
@@ -268,13 +276,7 @@ class Condition(_Model):
     criteria: list[Criteria] = Field(default_factory=list)
     last_reviewed: str = Field(pattern=_DATE)
 
-    @field_validator("onset_profile")
-    @classmethod
-    def _all_onsets(cls, v: dict[str, Evidence]) -> dict[str, Evidence]:
-        missing = [o for o in ONSETS if o not in v]
-        if missing:
-            raise ValueError(f"missing onset(s): {', '.join(missing)}")
-        return v
+    _all_onsets = field_validator("onset_profile")(_require_every_onset)
 
 
 class Other(_Model):
@@ -288,13 +290,7 @@ class Other(_Model):
         default_factory=dict, description="Frequency of a positive composite examination among other causes."
     )
 
-    @field_validator("onset_profile")
-    @classmethod
-    def _all_onsets(cls, v: dict[str, Evidence]) -> dict[str, Evidence]:
-        missing = [o for o in ONSETS if o not in v]
-        if missing:
-            raise ValueError(f"missing onset(s): {', '.join(missing)}")
-        return v
+    _all_onsets = field_validator("onset_profile")(_require_every_onset)
 
 
 class Population(_Model):
