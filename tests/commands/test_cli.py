@@ -161,7 +161,7 @@ def test_listing_commands(invoke: Invoke, cmd: str) -> None:
     assert res.exit_code == 0
     doc = res.json()
     assert doc["schema_version"] == "3" and doc["command"] == cmd
-    assert len(doc[cmd]) == (17 if cmd == "conditions" else 84)
+    assert len(doc[cmd]) == (17 if cmd == "conditions" else 85)
     assert invoke(cmd).exit_code == 0
 
 
