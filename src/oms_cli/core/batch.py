@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oms_cli.core.engine import ScoredCondition, normalise_query, rank
@@ -52,8 +52,9 @@ class Scored(NamedTuple):
 
 
 Outcome = Scored | CaseError
-# Turns a block of outcomes into the bytes to write; runs in the workers, so it must be picklable.
-Encoder = Callable[[list[Outcome]], bytes]
+# Turns a block of outcomes into the bytes to write; runs in the workers, so it must be picklable. The block is a
+# list, or a core.vector.ScoredBlock (a sequence of the same outcomes).
+Encoder = Callable[[Sequence[Outcome]], bytes]
 
 
 class BatchTally(NamedTuple):
@@ -131,17 +132,30 @@ def write_outcomes(
             block.clear()  # before writing: an interrupt raised as the write returns must not write it twice
             write(data)
 
+    vectorised = vector_after is not None and not options.contributions
+    it = iter(items)
     try:
-        for outcome in score_all(kb, items, options.top, options.contributions, vector_after):
+        head = itertools.islice(it, vector_after) if vectorised else it
+        for outcome in score_all(kb, head, options.top, options.contributions):
             cases += 1
             failed += type(outcome) is CaseError
             block.append(outcome)
             if len(block) == BLOCK:
                 flush()
+        flush()
+        if vectorised:
+            from oms_cli.core.vector import score_cases
+
+            # A scored block goes to the encoder whole: it is a sequence of outcomes, and encoders that know it
+            # write its records straight from its numbers.
+            while part := list(itertools.islice(it, BLOCK)):
+                scored = score_cases(kb, part, options.top)
+                cases += len(scored)
+                failed += scored.failed
+                write(encode(scored))
     except KeyboardInterrupt:
         flush()  # keep every case scored before the interrupt
         raise
-    flush()
     return BatchTally(cases, failed)
 
 
@@ -246,17 +260,26 @@ def _init_worker(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encod
 def _render_chunk(first_line: int, lines: list[bytes]) -> _Rendered:
     assert _worker is not None, "batch worker used before its initializer ran"
     kb, options, encode = _worker
-    parts: list[bytes] = []
-    tally = write_outcomes(kb, read_jsonl(lines, first_line=first_line), options, encode, parts.append, 0)
-    return _Rendered(b"".join(parts), tally.cases, tally.failed)
+    return _render(kb, options, encode, list(read_jsonl(lines, first_line=first_line)))
 
 
 def _render_cases(_: int, items: list[Case | CaseError]) -> _Rendered:
     assert _worker is not None, "batch worker used before its initializer ran"
     kb, options, encode = _worker
-    parts: list[bytes] = []
-    tally = write_outcomes(kb, items, options, encode, parts.append, 0)
-    return _Rendered(b"".join(parts), tally.cases, tally.failed)
+    return _render(kb, options, encode, items)
+
+
+def _render(
+    kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder, items: list[Case | CaseError]
+) -> _Rendered:
+    if options.contributions:  # only the per-case path explains
+        parts: list[bytes] = []
+        tally = write_outcomes(kb, items, options, encode, parts.append)
+        return _Rendered(b"".join(parts), tally.cases, tally.failed)
+    from oms_cli.core.vector import score_cases
+
+    scored = score_cases(kb, items, options.top)  # a whole chunk at once: nothing waits for its first records
+    return _Rendered(encode(scored), len(scored), scored.failed)
 
 
 def _executor(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder, jobs: int) -> ProcessPoolExecutor:
@@ -282,7 +305,7 @@ def _run_parallel(
     encode: Encoder,
     write: Callable[[bytes], Any],
     jobs: int,
-    task: Callable[[int, Any], _Rendered] = _render_chunk,
+    task: Callable[[int, Any], _Rendered] | None = None,
 ) -> BatchTally:
     from concurrent.futures.process import BrokenProcessPool
 
@@ -298,7 +321,7 @@ def _run_parallel(
 
     try:
         for first_line, lines in work:
-            queued.append(executor.submit(task, first_line, lines))
+            queued.append(executor.submit(task or _render_chunk, first_line, lines))
             if len(queued) >= jobs * IN_FLIGHT_PER_JOB:
                 emit(queued.popleft().result())  # output stays in input order; reading waits for the oldest
         while queued:

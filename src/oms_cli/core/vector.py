@@ -16,11 +16,12 @@ numpy is imported here and only here (and by the data-frame modules), never on t
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -57,11 +58,13 @@ class Block(NamedTuple):
 
 
 class Scores(NamedTuple):
-    """A scored block. Rows with `ok` false were not scored (the engine refuses them, or they came in bad)."""
+    """A scored block (outcomes in knowledge-base order, other last). Rows with `ok` false were not scored (the
+    engine refuses them, or they came in bad). `probabilities` turns joints and evidence into posteriors."""
 
     ok: Bools
     order: Ints  # (cases, conditions): condition indices, most probable first (ties by condition id)
-    probability: Floats  # (cases, conditions + 1): posterior of every outcome in knowledge-base order, other last
+    joints: Floats  # (cases, conditions + 1): log prior + age + onset + findings
+    evidence: Floats  # (cases,): log of the sum of exp(joints)
     log_findings: Floats  # (cases, conditions + 1)
     base: Ints  # index into Model.bases: the prior, age and onset terms of each row
 
@@ -125,6 +128,10 @@ class Model:
         self._column_ids: dict[tuple[object, ...], int] = {}
         self._matrix: Floats = np.zeros((1, self.n + 1))
         self._tree_ids: list[dict[int, int]] = [{} for _ in self.trees]
+        self._tree_tables: list[Ints | None] = [
+            np.full(3 ** len(tree.nodes) * len(GROUPS) * N_ONSET, -1, dtype=np.int64) if len(tree.nodes) <= 9 else None
+            for tree in self.trees
+        ]
         # A tree of one finding has six columns (present, absent; three age groups): built now, looked up by code.
         self.single_pos = np.array([p for p, _ in singles], dtype=np.int64)
         self.single_index = np.array([index[r] for _, r in singles], dtype=np.int64)
@@ -135,6 +142,7 @@ class Model:
                     known = Known(frozenset(pres), frozenset(absn), None, (), (), None)
                     lut[s, g, state] = self._intern(("tree", g, root, state), engine.tree_column(t, group, known, root))
         self.single_lut = lut
+        self.single_base = np.arange(len(singles), dtype=np.int64) * (len(GROUPS) * 4)
         # Composites: their signs, when they apply, and their two columns per age group.
         self.composites = []
         for comp in kb.composites:
@@ -170,15 +178,25 @@ class Model:
     def tree_ids(self, tree_no: int, keys: Ints) -> Ints:
         """Column ids for a tree's pattern keys ((code * 3 + age group) * N_ONSET + onset), built as first seen."""
         tree = self.trees[tree_no]
-        memo = self._tree_ids[tree_no]
+        table = self._tree_tables[tree_no]
+        if table is not None:  # a table over every possible key: one lookup, new patterns filled in as seen
+            ids = table[keys]
+            missing = ids < 0
+            if missing.any():
+                with self._lock:
+                    for key in np.unique(keys[missing]).tolist():
+                        table[key] = self._tree_column(tree, key)
+                ids = table[keys]
+            return ids
+        memo = self._tree_ids[tree_no]  # a big tree: a dict over the keys seen
         uniq, inverse = np.unique(keys, return_inverse=True)
-        ids = []
+        found = []
         for key in uniq.tolist():
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = self._tree_column(tree, key)
-            ids.append(found)
-        return np.array(ids, dtype=np.int64)[inverse]
+            known = memo.get(key)
+            if known is None:
+                known = memo[key] = self._tree_column(tree, key)
+            found.append(known)
+        return np.array(found, dtype=np.int64)[inverse]
 
     def _tree_column(self, tree: _Tree, key: int) -> int:
         rest, onset = divmod(key, N_ONSET)
@@ -252,7 +270,7 @@ def _age_codes(m: Model, age: Floats) -> tuple[Ints, Ints, Bools]:
 
 
 def score_block(kb: CompiledKnowledgeBase, block: Block) -> Scores:
-    """Score every row of a block; rows the engine would refuse come back with ok false (and NaN probabilities)."""
+    """Score every row of a block; rows the engine would refuse come back with ok false."""
     m = model(kb)
     rows = len(block.age)
     k = m.n + 1
@@ -272,50 +290,53 @@ def score_block(kb: CompiledKnowledgeBase, block: Block) -> Scores:
     bad |= (present & absent).any(axis=1)
     group, band, no_band = _age_codes(m, block.age)
     bad |= no_band
+    good = ~bad
     # Complete composite examinations take their signs out of the trees (judged on the full picture first).
     extra: list[Ints] = []
-    scored_present, scored_absent = present, absent
+    taken: list[tuple[Bools, list[int]]] = []
     for applies, signs, cols in m.composites:
-        complete = ~bad
+        complete = good.copy()
         for i in applies:
-            complete = complete & present[:, i]
+            complete &= present[:, i]
         for i, _ in signs:
-            complete = complete & (present[:, i] | absent[:, i])
+            complete &= present[:, i] | absent[:, i]
         if not complete.any():
             continue
-        positive = np.zeros(rows, dtype=np.bool_)
+        positive = np.zeros(rows, dtype=np.int64)
         for i, when_present in signs:
             positive |= present[:, i] if when_present else absent[:, i]
-        extra.append(np.where(complete, cols[group, positive.astype(np.int64)], 0))
-        if scored_present is present:
-            scored_present, scored_absent = present.copy(), absent.copy()
-        for i, _ in signs:
-            scored_present[:, i] &= ~complete
-            scored_absent[:, i] &= ~complete
-    good = ~bad
+        extra.append(np.where(complete, cols[group, positive], 0))
+        taken.append((complete, [i for i, _ in signs]))
+    # Each finding's state: 0 unknown, 1 present, 2 absent (refused rows: all unknown).
+    state = present.view(np.int8) + 2 * absent.view(np.int8)
+    state[bad] = 0
+    for complete, sign_columns in taken:
+        state[np.ix_(np.flatnonzero(complete), np.array(sign_columns, dtype=np.int64))] = 0
+    state = np.asfortranarray(state)  # column gathers below copy contiguous runs
     # Each tree's column id, trees in root order (0: no observation in the tree, a column of zeros).
     ids = np.zeros((rows, m.n_trees), dtype=np.int64)
     if len(m.single_index):
-        state = scored_present[:, m.single_index].astype(np.int64) + 2 * scored_absent[:, m.single_index]
-        state[bad] = 0
-        ids[:, m.single_pos] = m.single_lut[np.arange(len(m.single_index))[None, :], group[:, None], state]
+        at = (m.single_base[None, :] + (group * 4)[:, None]) + state[:, m.single_index]  # (single, group, state)
+        ids[:, m.single_pos] = m.single_lut.ravel()[at]
     for tree_no, tree in enumerate(m.trees):
-        code = (scored_present[:, tree.columns].astype(np.int64) + 2 * scored_absent[:, tree.columns]) @ tree.powers
-        touched = (code != 0) & good
+        code = state[:, tree.columns].astype(np.int64) @ tree.powers
+        touched = code != 0
         if not touched.any():
             continue
         key = (code * len(GROUPS) + group) * N_ONSET + (onset if tree.onset_root else 0)
-        ids[touched, tree.position] = m.tree_ids(tree_no, key[touched])
+        ids[:, tree.position] = np.where(touched, m.tree_ids(tree_no, key), 0)
     # The touched trees' ids moved to the front of each row, in root order; then added left to right.
-    nonzero = ids != 0
-    width = int(nonzero.sum(axis=1).max()) if rows else 0
+    r_nz, c_nz = np.nonzero(ids)  # row by row, trees in root order
+    counts = np.bincount(r_nz, minlength=rows)
+    width = int(counts.max()) if rows else 0
     columns = m.matrix()
     if width:
-        front = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
-        ids = np.take_along_axis(ids, front, axis=1)
-        log_findings = columns[ids[:, 0]]
+        slot = np.arange(len(r_nz)) - (np.cumsum(counts) - counts)[r_nz]
+        packed = np.zeros((width, rows), dtype=np.int64)
+        packed[slot, r_nz] = ids[r_nz, c_nz]
+        log_findings = columns[packed[0]]
         for col in range(1, width):
-            log_findings += columns[ids[:, col]]
+            log_findings += columns[packed[col]]
     else:
         log_findings = np.zeros((rows, k))
     for composite_ids in extra:
@@ -323,21 +344,60 @@ def score_block(kb: CompiledKnowledgeBase, block: Block) -> Scores:
     base_key = (group * (len(m.bands) + 1) + band) * N_ONSET + onset
     base, base_sums = m.base_ids(base_key)
     joints = base_sums[base] + log_findings
-    # The ranking, and the posterior as engine.rank computes it: math.exp, math.fsum and math.log, value by value.
-    probability = np.full((rows, k), np.nan)
+    # The ranking, and the evidence as engine.rank computes it: math.exp and math.log value by value, fsum's sum.
     order = np.zeros((rows, m.n), dtype=np.int64)
+    evidence = np.full(rows, np.nan)
     if good.any():
         j = joints[good]
-        by_id = j[:, m.id_order]
-        order[good] = m.id_order[np.argsort(-by_id, axis=1, kind="stable")]
+        order[good] = m.id_order[np.argsort(-j[:, m.id_order], axis=1, kind="stable")]
         top = j.max(axis=1)
-        shifted = np.fromiter(map(math.exp, (j - top[:, None]).ravel().tolist()), np.float64, j.size)
-        per_row: list[list[float]] = shifted.reshape(j.shape).tolist()  # type: ignore[assignment]
-        evidence = top + np.fromiter(map(math.log, map(math.fsum, per_row)), np.float64, len(top))
-        probability[good] = np.fromiter(
-            map(math.exp, (j - evidence[:, None]).ravel().tolist()), np.float64, j.size
-        ).reshape(j.shape)
-    return Scores(good, order, probability, log_findings, base)
+        shifted = _exp(j - top[:, None])
+        evidence[good] = top + np.fromiter(map(math.log, _fsum_rows(shifted).tolist()), np.float64, len(top))
+    return Scores(good, order, joints, evidence, log_findings, base)
+
+
+def _exp(values: Floats) -> Floats:
+    """math.exp of every value (libm's, as the engine uses; numpy's own exp may differ in the last bit)."""
+    return np.fromiter(map(math.exp, values.ravel().tolist()), np.float64, values.size).reshape(values.shape)
+
+
+def probabilities(scores: Scores, outcomes: Ints) -> Floats:
+    """The posterior of the given outcomes, row by row ((rows, j) outcome indices): engine.rank's numbers. NaN
+    on rows that were not scored."""
+    picked = np.take_along_axis(scores.joints, outcomes, axis=1)
+    out = np.full(picked.shape, np.nan)
+    ok = scores.ok
+    if ok.any():
+        out[ok] = _exp(picked[ok] - scores.evidence[ok, None])
+    return out
+
+
+def _fsum_rows(values: Floats) -> Floats:
+    """math.fsum of each row (the correctly rounded sum), without calling it on most rows.
+
+    Each row is summed as a double-double (the exact error of every addition carried along), which leaves the
+    true sum within a hair of hi + lo; hi is its correct rounding unless the true sum lies within that hair of a
+    rounding boundary (half an ulp of hi away, a quarter below a power of two). Those rare rows go to math.fsum.
+    """
+    hi = values[:, 0].copy()
+    lo = np.zeros_like(hi)
+    for j in range(1, values.shape[1]):
+        x = values[:, j]
+        t = hi + x
+        back = t - hi
+        lo += (hi - (t - back)) + (x - back)  # two-sum: the exact rounding error of hi + x
+        hi = t
+    total = hi + lo
+    rest = lo - (total - hi)  # what total leaves out (fast two-sum: |hi| >= |lo|)
+    ulp = np.spacing(total)
+    hair = ulp * 1e-6  # far above the double-double's own error (about n**2 * 2**-53 ulps)
+    power_of_two = np.frexp(total)[0] == 0.5
+    unsure = np.abs(np.abs(rest) - ulp / 2) <= hair
+    unsure |= power_of_two & (rest < 0) & (np.abs(np.abs(rest) - ulp / 4) <= hair)
+    if unsure.any():
+        per_row: list[list[float]] = values[unsure].tolist()
+        total[unsure] = list(map(math.fsum, per_row))
+    return total
 
 
 # ----------------------------------------------------------------------------- blocks from terms
@@ -364,27 +424,26 @@ class Terms:
 
 
 def term_matrices(
-    kb: CompiledKnowledgeBase, present: Iterable[Sequence[str]], absent: Iterable[Sequence[str]], rows: int
+    kb: CompiledKnowledgeBase, present: Sequence[Sequence[str]], absent: Sequence[Sequence[str]], rows: int
 ) -> tuple[Bools, Bools, Bools]:
     """Entered-present and entered-absent matrices from term lists, and the rows with an unknown term."""
     resolve = _terms(kb)
     bad = np.zeros(rows, dtype=np.bool_)
     matrices = []
     for lists in (present, absent):
-        row_ix: list[int] = []
-        col_ix: list[int] = []
-        for r, terms in enumerate(lists):
-            if terms:
-                cols = [resolve(term) for term in terms]
-                row_ix += [r] * len(cols)
-                col_ix += cols
         mat = np.zeros((rows, len(kb.findings)), dtype=np.bool_)
-        if row_ix:
-            r_arr = np.array(row_ix, dtype=np.int64)
-            c_arr = np.array(col_ix, dtype=np.int64)
+        flat = list(itertools.chain.from_iterable(lists))
+        if flat:
+            cols = list(map(resolve.memo.get, flat))  # C-level lookups; the few new spellings resolved below
+            if None in cols:
+                cols = [resolve(t) if c is None else c for c, t in zip(cols, flat, strict=True)]
+            c_arr = np.array(cols, dtype=np.int64)
+            r_arr = np.repeat(np.arange(rows, dtype=np.int64), np.fromiter(map(len, lists), np.int64, rows))
             unknown = c_arr < 0
-            bad[r_arr[unknown]] = True
-            mat[r_arr[~unknown], c_arr[~unknown]] = True
+            if unknown.any():
+                bad[r_arr[unknown]] = True
+                r_arr, c_arr = r_arr[~unknown], c_arr[~unknown]
+            mat[r_arr, c_arr] = True
         matrices.append(mat)
     return matrices[0], matrices[1], bad
 
@@ -407,69 +466,137 @@ def onset_codes(onsets: Iterable[str | None]) -> Ints:
 # ----------------------------------------------------------------------------- batch outcomes
 
 
-def score_cases(kb: CompiledKnowledgeBase, items: Sequence[Case | CaseError], top: int | None) -> list[Outcome]:
+class ScoredBlock(Sequence["Outcome"]):
+    """The outcomes of a block of batch items scored together. As a sequence it gives exactly the outcomes
+    `core.batch.score_case` gives (built when read); it also carries the block's numbers, so that an encoder
+    that knows it (output/columnar.py) can write the records without building them (`columnar` is true)."""
+
+    columnar = True
+
+    def __init__(
+        self,
+        kb: CompiledKnowledgeBase,
+        items: Sequence[Case | CaseError],
+        top: int | None,
+        rows: list[int],
+        outcomes: dict[int, Outcome],
+        scores: Scores | None,
+    ) -> None:
+        self.kb = kb
+        self.model = model(kb)
+        self.items = items
+        self.top = top
+        self.rows = rows  # per item: its row in the scores, or -1 (its outcome is in `outcomes`)
+        self.outcomes = outcomes  # items the scorer did not score: unreadable lines and the engine's refusals
+        self.failed = sum(type(o).__name__ == "CaseError" for o in outcomes.values())
+        self.shown = self.model.n if top is None else max(0, min(top, self.model.n))
+        self.order: Ints
+        self.probability: Floats
+        self.base: Ints
+        self.log_findings: Floats
+        if scores is None:
+            self.order = np.zeros((0, self.shown), dtype=np.int64)
+            self.probability = np.zeros((0, self.shown + 1))
+            self.base = np.zeros(0, dtype=np.int64)
+            self.log_findings = np.zeros((0, self.model.n + 1))
+            return
+        self.order = scores.order[:, : self.shown]
+        n_rows = len(scores.ok)
+        other = np.full((n_rows, 1), self.model.n, dtype=np.int64)
+        # The probabilities of the conditions shown, by rank, then of other: one exp each, as engine.rank.
+        self.probability = probabilities(scores, np.concatenate([self.order, other], axis=1))
+        self.base = scores.base
+        self.log_findings = scores.log_findings
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._build([i])[0]
+
+    def __iter__(self) -> Iterator[Outcome]:
+        return iter(self._build(range(len(self.items))))
+
+    def warnings(self, item: Case) -> tuple[str, ...]:
+        """What the engine warns about this case (no findings entered), after what its reader warned."""
+        if item.present or item.absent:
+            return item.warnings
+        return item.warnings + engine.query_warnings(self.kb, engine.Query())
+
+    def _build(self, positions: Iterable[int]) -> list[Outcome]:
+        from oms_cli.core.batch import Scored
+
+        m = self.model
+        heads = m.t.heads
+        out: list[Outcome] = []
+        # Thousands of small tuples and no cycles: the collector's passes over them would double the time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for i in positions:
+                r = self.rows[i]
+                if r < 0:
+                    out.append(self.outcomes[i])
+                    continue
+                item: Case = self.items[i]  # type: ignore[assignment]
+                p: list[float] = self.probability[r].tolist()
+                lf: list[float] = self.log_findings[r].tolist()
+                _, log_priors, log_ages, log_onsets, _ = m.bases[int(self.base[r])]
+                results = tuple(
+                    [
+                        _new_tuple(
+                            ScoredCondition,
+                            (
+                                pos + 1,
+                                heads[c][0],
+                                heads[c][1],
+                                p[pos],
+                                heads[c][2],
+                                log_priors[c],
+                                log_ages[c],
+                                log_onsets[c],
+                                lf[c],
+                                (),
+                            ),
+                        )
+                        for pos, c in enumerate(self.order[r].tolist())
+                    ]
+                )
+                out.append(
+                    _new_tuple(Scored, (item.id, item.line, results, p[self.shown], self.warnings(item), item.source))
+                )
+        finally:
+            if collecting:
+                gc.enable()
+        return out
+
+
+def score_cases(kb: CompiledKnowledgeBase, items: Sequence[Case | CaseError], top: int | None) -> ScoredBlock:
     """The outcomes `core.batch.score_case` gives for each item, scored as one block (identical records)."""
-    from oms_cli.core.batch import Scored, score_case
+    from oms_cli.core.batch import score_case
     from oms_cli.core.inputs import Case
 
     cases = [c for c in items if type(c) is Case]
+    outcomes: dict[int, Outcome] = {i: c for i, c in enumerate(items) if type(c) is not Case}  # type: ignore[misc]
     if not cases:
-        return list(items)  # type: ignore[arg-type]  # every item is a CaseError
-    m = model(kb)
-    rows = len(cases)
-    present, absent, bad = term_matrices(kb, [c.present for c in cases], [c.absent for c in cases], rows)
+        return ScoredBlock(kb, items, top, [-1] * len(items), outcomes, None)
+    n_rows = len(cases)
+    present, absent, bad = term_matrices(kb, [c.present for c in cases], [c.absent for c in cases], n_rows)
     age = np.array([np.nan if c.age_years is None else c.age_years for c in cases], dtype=np.float64)
-    block = Block(present, absent, age, onset_codes([c.onset for c in cases]), bad)
-    scores = score_block(kb, block)
+    scores = score_block(kb, Block(present, absent, age, onset_codes([c.onset for c in cases]), bad))
     ok = scores.ok.tolist()
-    orders = scores.order.tolist()
-    probs = scores.probability.tolist()
-    logs = scores.log_findings.tolist()
-    bases = scores.base.tolist()
-    heads = m.t.heads
-    n = m.n
-    cut = slice(None) if top is None else slice(max(top, 0))
-    empty = engine.query_warnings(kb, engine.Query())
-    out: list[Outcome] = []
-    at = 0
-    # Thousands of small tuples and no cycles: the collector's passes over them would double the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for item in items:
-            if type(item) is not Case:
-                out.append(item)  # type: ignore[arg-type]
-                continue
-            r = at
-            at += 1
-            if not ok[r]:
-                out.append(score_case(kb, item, top, contributions=False))
-                continue
-            p, lf = probs[r], logs[r]
-            _, log_priors, log_ages, log_onsets, _ = m.bases[bases[r]]
-            results = tuple(
-                [
-                    _new_tuple(
-                        ScoredCondition,
-                        (
-                            pos,
-                            heads[c][0],
-                            heads[c][1],
-                            p[c],
-                            heads[c][2],
-                            log_priors[c],
-                            log_ages[c],
-                            log_onsets[c],
-                            lf[c],
-                            (),
-                        ),
-                    )
-                    for pos, c in enumerate(orders[r][cut], start=1)
-                ]
-            )
-            warnings = item.warnings + empty if not item.present and not item.absent else item.warnings
-            out.append(_new_tuple(Scored, (item.id, item.line, results, p[n], warnings, item.source)))
-    finally:
-        if collecting:
-            gc.enable()
-    return out
+    rows: list[int] = []
+    r = 0
+    for i, item in enumerate(items):
+        if i in outcomes:
+            rows.append(-1)
+            continue
+        if ok[r]:
+            rows.append(r)
+        else:  # the engine refuses it: its own words, from the per-case path
+            outcomes[i] = score_case(kb, item, top, contributions=False)  # type: ignore[arg-type]
+            rows.append(-1)
+        r += 1
+    return ScoredBlock(kb, items, top, rows, outcomes, scores)
