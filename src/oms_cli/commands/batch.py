@@ -11,7 +11,7 @@ import typer
 from oms_cli.commands._shared import KbOpt, format_option, load_kb, register
 from oms_cli.output.formats import Format
 
-FORMATS = (Format.json, Format.csv, Format.tsv)
+FORMATS = (Format.json, Format.csv, Format.tsv, Format.parquet)
 
 
 def case_lines(source: str, progress: bool) -> tuple[Iterator[bytes], Callable[[], Any]]:
@@ -43,7 +43,10 @@ def case_lines(source: str, progress: bool) -> tuple[Iterator[bytes], Callable[[
 def batch(
     input: Annotated[
         str,
-        typer.Argument(help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin."),
+        typer.Argument(
+            help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin; "
+            "a .parquet file is read as a table with those columns."
+        ),
     ] = "-",
     phenopackets: Annotated[
         Path | None,
@@ -64,8 +67,16 @@ def batch(
         ),
     ] = False,
     format: Annotated[
-        Format, format_option(FORMATS, "json: one JSON line per case; csv/tsv: one row per case and rank.")
+        Format,
+        format_option(
+            FORMATS,
+            "json: one JSON line per case; csv/tsv: one row per case and rank; parquet: one row per case (needs -o).",
+        ),
     ] = Format.json,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the results to this file instead of stdout.", metavar="FILE"),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
@@ -87,35 +98,67 @@ def batch(
     the exit code is 3 when any case failed.
     Example: oms-dx batch cases.jsonl > results.jsonl
     """
-    from oms_cli.core.batch import BatchOptions, run_batch, write_outcomes
+    from oms_cli.core.batch import BatchOptions, run_batch, run_batch_cases, write_outcomes
     from oms_cli.errors import ExitCode
     from oms_cli.output import streams
     from oms_cli.output.records import encoder, header
 
+    if format is Format.parquet and output is None:
+        raise typer.BadParameter("--format parquet writes a file: give it with -o FILE", param_hint="--format")
     knowledge = load_kb(kb)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    # Flat rows carry no contributions, so they are not computed for csv/tsv.
+    # Flat rows carry no contributions, so they are not computed for csv/tsv/parquet.
     with_contributions = contributions and format is Format.json
     options = BatchOptions(top, with_contributions)
-    encode = encoder(format, with_contributions)
-    write = streams.byte_writer()
     close: Any = None
+    sink: Any = None
+    if format is Format.parquet:
+        from oms_cli.core.parquet import needs_pyarrow
+        from oms_cli.output import parquet
+
+        needs_pyarrow()
+        encode = parquet.encoder(knowledge, top)
+        sink = parquet.ParquetSink(output, knowledge, top)  # type: ignore[arg-type]
+        write = sink.write
+    else:
+        encode = encoder(format, with_contributions)
+        if output is not None:
+            sink = _file_writer(output)
+            write = sink.write
+        else:
+            write = streams.byte_writer()
     try:
         write(header(format))
         if phenopackets is not None:
             from oms_cli.core.phenopacket import read_phenopackets
 
             tally = write_outcomes(knowledge, read_phenopackets(knowledge, phenopackets), options, encode, write)
+        elif input.endswith(".parquet"):
+            from oms_cli.core.parquet import read_parquet_cases
+
+            tally = run_batch_cases(knowledge, read_parquet_cases(knowledge, Path(input)), options, encode, write, jobs)
         else:
             lines, close = case_lines(input, show_progress)
             tally = run_batch(knowledge, lines, options, encode, write, jobs)
     finally:
         if close is not None:
             close()
+        if sink is not None:
+            sink.close()
     failed = tally.failed
     streams.info(f"batch: {tally.cases} case(s), {tally.cases - failed} scored, {failed} failed")
     if failed:
         raise typer.Exit(int(ExitCode.INPUT))
+
+
+def _file_writer(path: Path) -> Any:
+    """A binary file for -o (closed by the caller)."""
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        from oms_cli.errors import InputError
+
+        raise InputError(f"cannot write {path} ({exc.strerror or exc})") from None
 
 
 def add_to(app: typer.Typer) -> None:
