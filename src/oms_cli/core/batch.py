@@ -143,16 +143,15 @@ def write_outcomes(
             if len(block) == BLOCK:
                 flush()
         flush()
-        if vectorised:
+        # A scored block goes to the encoder whole: it is a sequence of outcomes, and encoders that know it write
+        # its records straight from its numbers. numpy is imported only when there is such a block.
+        while vectorised and (part := list(itertools.islice(it, BLOCK))):
             from oms_cli.core.vector import score_cases
 
-            # A scored block goes to the encoder whole: it is a sequence of outcomes, and encoders that know it
-            # write its records straight from its numbers.
-            while part := list(itertools.islice(it, BLOCK)):
-                scored = score_cases(kb, part, options.top)
-                cases += len(scored)
-                failed += scored.failed
-                write(encode(scored))
+            scored = score_cases(kb, part, options.top)
+            cases += len(scored)
+            failed += scored.failed
+            write(encode(scored))
     except KeyboardInterrupt:
         flush()  # keep every case scored before the interrupt
         raise
