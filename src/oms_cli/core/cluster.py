@@ -41,7 +41,7 @@ def score_dask(
         all_conditions,
         tuple(findings) if findings is not None else None,
         tuple(keep),
-        meta=frame_meta(kb, top, all_conditions, kept),
+        meta=frame_meta(kb, top, all_conditions, kept, ddf._meta.index),
         align_dataframes=False,
     )
     return scored

@@ -376,13 +376,17 @@ def frame_meta(
     top: int | None = DEFAULT_TOP,
     all_conditions: bool = False,
     keep: dict[str, Any] | None = None,
+    index: pd.Index | None = None,
 ) -> pd.DataFrame:
     """An empty result frame with the columns and dtypes `score_frame` returns (Dask's `meta`); `keep` maps the
-    kept input columns to their dtypes."""
+    kept input columns to their dtypes, `index` is the input's (empty) index."""
     import pandas as pd
 
     text = _string_dtype()
-    series: dict[str, pd.Series] = {name: pd.Series([], dtype=dtype) for name, dtype in (keep or {}).items()}
+    index = index[:0] if index is not None else pd.RangeIndex(0)
+    series: dict[str, pd.Series] = {
+        name: pd.Series([], dtype=dtype, index=index) for name, dtype in (keep or {}).items()
+    }
     for name, kind in result_columns(kb, top, all_conditions):
-        series[name] = pd.Series([], dtype=text if kind == "string" else "float64")
-    return pd.DataFrame(series)
+        series[name] = pd.Series([], dtype=text if kind == "string" else "float64", index=index)
+    return pd.DataFrame(series, index=index)
