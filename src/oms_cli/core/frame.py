@@ -15,6 +15,7 @@ one `p_<condition id>` column per condition. The numbers are `suggest`'s, bit fo
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Sequence
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 LONG_COLUMNS = ("present", "absent")
 NOT_FINDINGS = frozenset({"id", "present", "absent", "age_years", "onset", "diagnosis", "line", "source"})
 DEFAULT_TOP = 3
+FRAME_BLOCK = 32768  # rows scored at a time: the matrices of a block stay in cache
 _STR_ONLY = {str}
+_LISTS = {list, tuple}
 
 
 def result_columns(kb: CompiledKnowledgeBase, top: int | None, all_conditions: bool = False) -> list[tuple[str, str]]:
@@ -142,13 +145,33 @@ def score_frame(
     index). A row that cannot be scored (an unknown finding, a contradiction, an impossible age) gets its reason
     in `error` and missing values elsewhere; nothing raises for one bad row.
     """
+    kb = kb if kb is not None else default_kb()
+    if top is not None and top < 1:
+        raise InputError("top must be at least 1")
+    if len(df) <= FRAME_BLOCK:
+        return _score(df, kb, top, all_conditions, findings, keep)
+    import pandas as pd
+
+    return pd.concat(
+        [
+            _score(df.iloc[at : at + FRAME_BLOCK], kb, top, all_conditions, findings, keep)
+            for at in range(0, len(df), FRAME_BLOCK)
+        ]
+    )
+
+
+def _score(
+    df: pd.DataFrame,
+    kb: CompiledKnowledgeBase,
+    top: int | None,
+    all_conditions: bool,
+    findings: Sequence[str] | None,
+    keep: Sequence[str],
+) -> pd.DataFrame:
     import numpy as np
 
     from oms_cli.core import vector
 
-    kb = kb if kb is not None else default_kb()
-    if top is not None and top < 1:
-        raise InputError("top must be at least 1")
     rows = len(df)
     errors: dict[int, str] = {}
     ages, age_bad = _ages(df, rows, errors)
@@ -225,8 +248,17 @@ def _reason(
 def _term_lists(df: pd.DataFrame, column: str, rows: int, errors: dict[int, str]) -> list[Sequence[str]]:
     if column not in df.columns:
         return [()] * rows
+    import numpy as np
+
+    values = df[column].tolist()
+    kinds = set(map(type, values))
+    if np.ndarray in kinds and kinds <= {np.ndarray, type(None)}:  # Parquet lists as pandas holds them
+        values = [() if v is None else v.tolist() for v in values]
+        kinds = set(map(type, values))
+    if kinds <= _LISTS and set(map(type, itertools.chain.from_iterable(values))) <= _STR_ONLY:
+        return values  # type: ignore[no-any-return]  # the common case, checked in C: lists of strings
     out: list[Sequence[str]] = []
-    for r, value in enumerate(df[column].tolist()):
+    for r, value in enumerate(values):
         try:
             out.append(terms_of(value, column))
         except InputError as err:

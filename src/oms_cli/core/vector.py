@@ -312,27 +312,28 @@ def score_block(kb: CompiledKnowledgeBase, block: Block) -> Scores:
     state[bad] = 0
     for complete, sign_columns in taken:
         state[np.ix_(np.flatnonzero(complete), np.array(sign_columns, dtype=np.int64))] = 0
-    state = np.asfortranarray(state)  # column gathers below copy contiguous runs
-    # Each tree's column id, trees in root order (0: no observation in the tree, a column of zeros).
-    ids = np.zeros((rows, m.n_trees), dtype=np.int64)
+    by_finding = np.ascontiguousarray(state.T)  # (findings, rows): each finding's states in one contiguous run
+    # Each tree's column id, trees in root order (0: no observation in the tree, a column of zeros); held as
+    # (trees, rows) so that every tree's ids are written in one contiguous run.
+    ids_t = np.zeros((m.n_trees, rows), dtype=np.int32)
     if len(m.single_index):
-        at = (m.single_base[None, :] + (group * 4)[:, None]) + state[:, m.single_index]  # (single, group, state)
-        ids[:, m.single_pos] = m.single_lut.ravel()[at]
+        at = by_finding[m.single_index] + (m.single_base[:, None] + (group * 4)[None, :])  # (single, group, state)
+        ids_t[m.single_pos] = m.single_lut.ravel()[at]
     for tree_no, tree in enumerate(m.trees):
-        code = state[:, tree.columns].astype(np.int64) @ tree.powers
+        code = tree.powers @ by_finding[tree.columns].astype(np.int64)
         touched = code != 0
         if not touched.any():
             continue
         key = (code * len(GROUPS) + group) * N_ONSET + (onset if tree.onset_root else 0)
-        ids[:, tree.position] = np.where(touched, m.tree_ids(tree_no, key), 0)
-    # The touched trees' ids moved to the front of each row, in root order; then added left to right.
+        ids_t[tree.position] = np.where(touched, m.tree_ids(tree_no, key), 0)
+    ids = ids_t.T
     r_nz, c_nz = np.nonzero(ids)  # row by row, trees in root order
     counts = np.bincount(r_nz, minlength=rows)
     width = int(counts.max()) if rows else 0
     columns = m.matrix()
     if width:
         slot = np.arange(len(r_nz)) - (np.cumsum(counts) - counts)[r_nz]
-        packed = np.zeros((width, rows), dtype=np.int64)
+        packed = np.zeros((width, rows), dtype=np.int32)
         packed[slot, r_nz] = ids[r_nz, c_nz]
         log_findings = columns[packed[0]]
         for col in range(1, width):
