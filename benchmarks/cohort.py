@@ -81,7 +81,7 @@ def write_parquet(path: Path, n: int, chunk: int = 200_000) -> None:
 def run(cmd: list[str], stdin: Path | None = None) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (process and children) and peak RSS in KiB (the largest process) of one run."""
     start = time.perf_counter()
-    with (stdin.open("rb") if stdin else open(os.devnull, "rb")) as fh:
+    with stdin.open("rb") if stdin else open(os.devnull, "rb") as fh:
         proc = subprocess.Popen(cmd, stdin=fh, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -110,14 +110,18 @@ def frame(args: argparse.Namespace) -> None:
             wall = time.perf_counter() - t0
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
             cpu = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
-            print(f"score_frame {n:,} cases: {wall:6.2f} s wall ({n / wall:9,.0f}/s), {cpu:6.2f} s CPU ({n / cpu:9,.0f}/s)")
+            print(
+                f"score_frame {n:,} cases: {wall:6.2f} s wall ({n / wall:9,.0f}/s), {cpu:6.2f} s CPU ({n / cpu:9,.0f}/s)"
+            )
         assert len(out) == n
         for name, exe in (("batch --jobs 1 (this tree)", OMS), ("batch --jobs 1 (baseline)", args.baseline)):
             if not exe:
                 continue
             for _ in range(args.runs):
                 wall, cpu, _ = run([exe, "batch", "--jobs", "1", "-"], path)
-                print(f"{name} {n:,} cases: {wall:6.2f} s wall ({n / wall:9,.0f}/s), {cpu:6.2f} s CPU ({n / cpu:9,.0f}/s)")
+                print(
+                    f"{name} {n:,} cases: {wall:6.2f} s wall ({n / wall:9,.0f}/s), {cpu:6.2f} s CPU ({n / cpu:9,.0f}/s)"
+                )
 
 
 def dask_run(args: argparse.Namespace) -> None:
@@ -141,7 +145,9 @@ def dask_run(args: argparse.Namespace) -> None:
                     ranked = score_dask(dd.read_parquet(str(data), split_row_groups=True), kb, top=3)
                     ranked.to_parquet(str(Path(tmp) / f"out-{workers}"), overwrite=True)
                     wall = time.perf_counter() - t0
-                    print(f"dask, {workers} worker(s), {n:,} cases, Parquet in and out: {wall:6.2f} s ({n / wall:9,.0f}/s)")
+                    print(
+                        f"dask, {workers} worker(s), {n:,} cases, Parquet in and out: {wall:6.2f} s ({n / wall:9,.0f}/s)"
+                    )
 
 
 def memory(args: argparse.Namespace) -> None:
@@ -150,12 +156,15 @@ def memory(args: argparse.Namespace) -> None:
         for n in args.sizes:
             data = Path(tmp) / f"in-{n}.parquet"
             t0 = time.perf_counter()
-            write_parquet(data, n)
+            # In another process: a child forked from this one would count this one's pages in its peak RSS.
+            subprocess.run([PY, __file__, "write", str(data), str(n)], check=True)
             made = time.perf_counter() - t0
             out = Path(tmp) / "out.parquet"
             peaks[n] = []
             for jobs in ("1", None):
-                cmd = [OMS, "batch", str(data), "--format", "parquet", "-o", str(out)] + (["--jobs", jobs] if jobs else [])
+                cmd = [OMS, "batch", str(data), "--format", "parquet", "-o", str(out)] + (
+                    ["--jobs", jobs] if jobs else []
+                )
                 wall, cpu, rss = run(cmd)
                 peaks[n].append(rss)
                 label = "--jobs 1" if jobs else "2 workers"
@@ -183,7 +192,13 @@ def main() -> None:
     d.add_argument("--runs", type=int, default=1)
     m = sub.add_parser("memory", help="peak memory of Parquet in and out by size")
     m.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 10_000_000])
+    w = sub.add_parser("write", help="write minimal cases as Parquet (used by memory)")
+    w.add_argument("path", type=Path)
+    w.add_argument("n", type=int)
     args = parser.parse_args()
+    if args.what == "write":
+        write_parquet(args.path, args.n)
+        return
     {"frame": frame, "dask": dask_run, "memory": memory}[args.what](args)
 
 
