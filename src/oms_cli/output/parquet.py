@@ -129,7 +129,10 @@ class ParquetSink:
         import pyarrow.parquet as pq
 
         self.schema = schema(kb, top)
-        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        # Dictionaries for the condition ids only: the probabilities are all distinct, and dictionary-encoding
+        # them only to fall back costs time and memory.
+        text = [f.name for f in self.schema if str(f.type) == "string"]
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd", use_dictionary=text)
         self.pending: list[Any] = []
         self.rows = 0
 
