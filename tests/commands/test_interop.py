@@ -231,12 +231,37 @@ def test_no_colour_when_not_a_terminal_or_no_color(tmp_path: Path) -> None:
     assert not COLOUR.search(off.stdout)  # ... and NO_COLOR wins
 
 
-def test_readme_library_example_runs() -> None:
+def test_readme_library_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every ```python block, in order, in a scratch directory (the cohort examples write and read files there).
+    # A recipe that cannot run here (Spark) is fenced as ```text.
+    monkeypatch.chdir(tmp_path)
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    assert blocks, "README has no python example"
+    assert len(blocks) >= 3, "README has lost its python examples"
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert (tmp_path / "cases.parquet").is_file() and (tmp_path / "ranked-dataset").is_dir()
+
+
+def test_readme_parquet_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shell lines of the Parquet section, after the data-frame example that writes cases.parquet.
+    monkeypatch.chdir(tmp_path)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Data frames") : readme.index("### Dask")]
+    (frame_example,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    exec(compile(frame_example, "README.md", "exec"), {"__name__": "readme"})
+    (commands,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    for line in commands.strip().splitlines():
+        assert line.startswith("oms-dx ")
+        args, _, target = line.removeprefix("oms-dx ").partition(" > ")
+        run = subprocess.run([*_oms_dx(), *args.split()], capture_output=True, check=False)
+        assert run.returncode == 0, run.stderr
+        if target:
+            (tmp_path / target).write_bytes(run.stdout)
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "ranked.parquet").num_rows == 3
+    assert len((tmp_path / "ranked.jsonl").read_text().splitlines()) == 3
 
 
 def _diagnosed(features: list[tuple[str, str, bool]], pid: str, interpretation: tuple[str, str] | None = None,

@@ -11,7 +11,7 @@ import typer
 from oms_cli.commands._shared import KbOpt, OutputOpt, format_option, load_kb, on_termination_raise, register
 from oms_cli.output.formats import Format
 
-FORMATS = (Format.json, Format.csv, Format.tsv)
+FORMATS = (Format.json, Format.csv, Format.tsv, Format.parquet)
 
 
 # A line longer than this is not a case anyone wrote: it is cut off and reported as a bad line, so that a device
@@ -74,7 +74,9 @@ def batch(
     input: Annotated[
         str,
         typer.Argument(
-            help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin.", metavar="[FILE]"
+            help="JSON Lines file of cases (id, present, absent, age_years, onset), or - for stdin; "
+            "a .parquet file is read as a table with those columns.",
+            metavar="[FILE]",
         ),
     ] = "-",
     phenopackets: Annotated[
@@ -96,7 +98,11 @@ def batch(
         ),
     ] = False,
     format: Annotated[
-        Format, format_option(FORMATS, "json: one JSON line per case; csv/tsv: one row per case and rank.")
+        Format,
+        format_option(
+            FORMATS,
+            "json: one JSON line per case; csv/tsv: one row per case and rank; parquet: one row per case (a file: -o FILE).",
+        ),
     ] = Format.json,
     progress: Annotated[
         bool | None,
@@ -120,36 +126,59 @@ def batch(
     the exit code is 3 when any case failed.
     Example: oms-dx batch cases.jsonl > results.jsonl
     """
-    from oms_cli.core.batch import BatchOptions, run_batch, write_outcomes
+    from oms_cli.core.batch import BatchOptions, run_batch, run_batch_cases, write_outcomes
     from oms_cli.errors import ExitCode
     from oms_cli.output import streams
     from oms_cli.output.records import encoder, header
 
     if phenopackets is not None and input != "-":
         raise typer.BadParameter("give either FILE or --phenopackets, not both", param_hint="FILE")
+    if format is Format.parquet and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "--format parquet writes a binary file: give it with -o FILE (or redirect stdout)", param_hint="--format"
+        )
     on_termination_raise()
     knowledge = load_kb(kb)
     # The bar is drawn on a terminal stderr (by default), and never while the records go to a terminal too:
     # there they would interleave with it.
     show_progress = (sys.stderr.isatty() if progress is None else progress) and not sys.stdout.isatty()
-    # Flat rows carry no contributions, so they are not computed for csv/tsv.
+    # Flat rows carry no contributions, so they are not computed for csv/tsv/parquet.
     with_contributions = contributions and format is Format.json
     options = BatchOptions(top, with_contributions)
-    encode = encoder(format, with_contributions)
-    write = streams.byte_writer()
     close: Any = None
+    sink: Any = None
+    if format is Format.parquet:
+        from oms_cli.core.parquet import needs_pyarrow
+        from oms_cli.output import parquet
+
+        needs_pyarrow()
+        encode = parquet.encoder(knowledge, top)
+        # To stdout's binary buffer, like every format: with -o that is the temporary file the command guard
+        # renames into place when the run completes (commands._shared.run_guarded).
+        sys.stdout.flush()
+        sink = parquet.ParquetSink(sys.stdout.buffer, knowledge, top)
+        write = sink.write
+    else:
+        encode = encoder(format, with_contributions)
+        write = streams.byte_writer()
     try:
         write(header(format))
         if phenopackets is not None:
             from oms_cli.core.phenopacket import read_phenopackets
 
             tally = write_outcomes(knowledge, read_phenopackets(knowledge, phenopackets), options, encode, write)
+        elif input.endswith(".parquet"):
+            from oms_cli.core.parquet import read_parquet_cases
+
+            tally = run_batch_cases(knowledge, read_parquet_cases(knowledge, Path(input)), options, encode, write, jobs)
         else:
             lines, close = case_lines(input, show_progress)
             tally = run_batch(knowledge, lines, options, encode, write, jobs)
     finally:
         if close is not None:
             close()
+        if sink is not None:
+            sink.close()
     failed = tally.failed
     streams.info(f"batch: {tally.cases} case(s), {tally.cases - failed} scored, {failed} failed")
     if failed:

@@ -1,6 +1,8 @@
 """Batch scoring: cases in, one outcome per case, in input order, streaming, in worker processes for big inputs.
 
-It imports no output code: the caller passes an encoder that turns a block of outcomes into bytes.
+Large inputs are scored a block at a time by `core.vector` (numpy; identical outcomes), small ones case by case,
+which saves importing numpy. It imports no output code: the caller passes an encoder that turns a block of
+outcomes into bytes.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oms_cli.core.engine import ScoredCondition, normalise_query, rank
@@ -26,6 +28,9 @@ CHUNK_BYTES = 4 << 20  # a chunk closes early on long lines, so a few 10 MB line
 # Below this many lines, starting workers costs more than it saves.
 PARALLEL_MIN_LINES = 4096
 IN_FLIGHT_PER_JOB = 2  # chunks queued per worker: enough to keep it busy, few enough to keep memory flat
+# Cases scored one by one before a run in this process switches to the vectorised scorer: below this, importing
+# numpy (about 0.1 s) costs more than it saves. Workers score vectorised from the start (their input is large).
+VECTOR_AFTER = 1024
 
 
 class BatchOptions(NamedTuple):
@@ -47,8 +52,9 @@ class Scored(NamedTuple):
 
 
 Outcome = Scored | CaseError
-# Turns a block of outcomes into the bytes to write; runs in the workers, so it must be picklable.
-Encoder = Callable[[list[Outcome]], bytes]
+# Turns a block of outcomes into the bytes to write; runs in the workers, so it must be picklable. The block is a
+# list, or a core.vector.ScoredBlock (a sequence of the same outcomes).
+Encoder = Callable[[Sequence[Outcome]], bytes]
 
 
 class BatchTally(NamedTuple):
@@ -77,11 +83,31 @@ def score_case(kb: CompiledKnowledgeBase, case: Case, top: int | None = None, co
 
 
 def score_all(
-    kb: CompiledKnowledgeBase, items: Iterable[Case | CaseError], top: int | None = None, contributions: bool = True
+    kb: CompiledKnowledgeBase,
+    items: Iterable[Case | CaseError],
+    top: int | None = None,
+    contributions: bool = True,
+    vector_after: int | None = None,
 ) -> Iterator[Outcome]:
-    """An outcome for every case and every unreadable line, lazily, so memory stays flat on any input size."""
-    for item in items:
+    """An outcome for every case and every unreadable line, lazily, so memory stays flat on any input size.
+
+    With `vector_after`, the items after that many are scored BLOCK at a time by the vectorised scorer (the same
+    outcomes; not with contributions, which only the per-case path explains).
+    """
+    if vector_after is None or contributions:
+        for item in items:
+            yield item if isinstance(item, CaseError) else score_case(kb, item, top, contributions)
+        return
+    it = iter(items)
+    for item in itertools.islice(it, vector_after):
         yield item if isinstance(item, CaseError) else score_case(kb, item, top, contributions)
+    from oms_cli.core.vector import score_cases
+
+    while True:
+        block = list(itertools.islice(it, BLOCK))
+        if not block:
+            return
+        yield from score_cases(kb, block, top)
 
 
 def write_outcomes(
@@ -90,8 +116,10 @@ def write_outcomes(
     options: BatchOptions,
     encode: Encoder,
     write: Callable[[bytes], Any],
+    vector_after: int | None = None,
 ) -> BatchTally:
-    """Score `items` in this process and hand the encoded outcomes to `write`, a block at a time.
+    """Score `items` in this process and hand the encoded outcomes to `write`, a block at a time (vectorised after
+    `vector_after` items, when given).
 
     On KeyboardInterrupt the outcomes already scored are written before the interrupt goes on.
     """
@@ -104,17 +132,29 @@ def write_outcomes(
             block.clear()  # before writing: an interrupt raised as the write returns must not write it twice
             write(data)
 
+    vectorised = vector_after is not None and not options.contributions
+    it = iter(items)
     try:
-        for outcome in score_all(kb, items, options.top, options.contributions):
+        head = itertools.islice(it, vector_after) if vectorised else it
+        for outcome in score_all(kb, head, options.top, options.contributions):
             cases += 1
             failed += type(outcome) is CaseError
             block.append(outcome)
             if len(block) == BLOCK:
                 flush()
+        flush()
+        # A scored block goes to the encoder whole: it is a sequence of outcomes, and encoders that know it write
+        # its records straight from its numbers. numpy is imported only when there is such a block.
+        while vectorised and (part := list(itertools.islice(it, BLOCK))):
+            from oms_cli.core.vector import score_cases
+
+            scored = score_cases(kb, part, options.top)
+            cases += len(scored)
+            failed += scored.failed
+            write(encode(scored))
     except KeyboardInterrupt:
         flush()  # keep every case scored before the interrupt
         raise
-    flush()
     return BatchTally(cases, failed)
 
 
@@ -159,7 +199,7 @@ def run_batch(
     if jobs is None:
         jobs = available_cpus()
     if jobs <= 1:
-        return write_outcomes(kb, read_jsonl(lines), options, encode, write)
+        return write_outcomes(kb, read_jsonl(lines), options, encode, write, VECTOR_AFTER)
     pending = chunks(lines)
     head: list[tuple[int, list[bytes]]] = []
     seen = 0
@@ -168,7 +208,39 @@ def run_batch(
         seen += len(chunk[1])
         if seen > PARALLEL_MIN_LINES:
             return _run_parallel(kb, itertools.chain(head, pending), options, encode, write, jobs)
-    return write_outcomes(kb, read_jsonl([raw for _, part in head for raw in part]), options, encode, write)
+    return write_outcomes(
+        kb, read_jsonl([raw for _, part in head for raw in part]), options, encode, write, VECTOR_AFTER
+    )
+
+
+def run_batch_cases(
+    kb: CompiledKnowledgeBase,
+    items: Iterable[Case | CaseError],
+    options: BatchOptions,
+    encode: Encoder,
+    write: Callable[[bytes], Any],
+    jobs: int | None = None,
+) -> BatchTally:
+    """As `run_batch`, for cases already read (from Parquet): the workers receive cases instead of raw lines."""
+    if jobs is None:
+        jobs = available_cpus()
+    if jobs <= 1:
+        return write_outcomes(kb, items, options, encode, write, VECTOR_AFTER)
+    pending = _case_chunks(items)
+    head: list[tuple[int, list[Case | CaseError]]] = []
+    seen = 0
+    for chunk in pending:
+        head.append(chunk)
+        seen += len(chunk[1])
+        if seen > PARALLEL_MIN_LINES:
+            return _run_parallel(kb, itertools.chain(head, pending), options, encode, write, jobs, _render_cases)
+    return write_outcomes(kb, [c for _, part in head for c in part], options, encode, write, VECTOR_AFTER)
+
+
+def _case_chunks(items: Iterable[Case | CaseError]) -> Iterator[tuple[int, list[Case | CaseError]]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, CHUNK_LINES)):
+        yield 0, chunk
 
 
 # Each worker's knowledge base and options, set by its initializer (under fork the arguments are not even pickled).
@@ -211,9 +283,26 @@ def _die_with_parent() -> None:
 def _render_chunk(first_line: int, lines: list[bytes]) -> _Rendered:
     assert _worker is not None, "batch worker used before its initializer ran"
     kb, options, encode = _worker
-    parts: list[bytes] = []
-    tally = write_outcomes(kb, read_jsonl(lines, first_line=first_line), options, encode, parts.append)
-    return _Rendered(b"".join(parts), tally.cases, tally.failed)
+    return _render(kb, options, encode, list(read_jsonl(lines, first_line=first_line)))
+
+
+def _render_cases(_: int, items: list[Case | CaseError]) -> _Rendered:
+    assert _worker is not None, "batch worker used before its initializer ran"
+    kb, options, encode = _worker
+    return _render(kb, options, encode, items)
+
+
+def _render(
+    kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder, items: list[Case | CaseError]
+) -> _Rendered:
+    if options.contributions:  # only the per-case path explains
+        parts: list[bytes] = []
+        tally = write_outcomes(kb, items, options, encode, parts.append)
+        return _Rendered(b"".join(parts), tally.cases, tally.failed)
+    from oms_cli.core.vector import score_cases
+
+    scored = score_cases(kb, items, options.top)  # a whole chunk at once: nothing waits for its first records
+    return _Rendered(encode(scored), len(scored), scored.failed)
 
 
 def _executor(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder, jobs: int) -> ProcessPoolExecutor:
@@ -234,11 +323,12 @@ def _executor(kb: CompiledKnowledgeBase, options: BatchOptions, encode: Encoder,
 
 def _run_parallel(
     kb: CompiledKnowledgeBase,
-    work: Iterator[tuple[int, list[bytes]]],
+    work: Iterator[tuple[int, Any]],
     options: BatchOptions,
     encode: Encoder,
     write: Callable[[bytes], Any],
     jobs: int,
+    task: Callable[[int, Any], _Rendered] | None = None,
 ) -> BatchTally:
     from concurrent.futures.process import BrokenProcessPool
 
@@ -259,7 +349,7 @@ def _run_parallel(
 
     try:
         for first_line, lines in work:
-            queued.append(executor.submit(_render_chunk, first_line, lines))
+            queued.append(executor.submit(task or _render_chunk, first_line, lines))
             if len(queued) >= jobs * IN_FLIGHT_PER_JOB:
                 emit(queued.popleft().result())  # output stays in input order; reading waits for the oldest
         while queued:

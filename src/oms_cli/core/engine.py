@@ -20,6 +20,7 @@ broader finding).
 import math
 import weakref
 from collections.abc import Iterable, Sequence
+from operator import add as _add
 from typing import NamedTuple
 
 from oms_cli.core.inputs import check_age
@@ -597,10 +598,12 @@ def posterior(kb: CompiledKnowledgeBase, query: Query, known: Known | None = Non
     scored = without_composite_signs(kb, known, complete)
     columns = [tree_column(t, group, scored, r) for r in touched_roots(t, scored)]
     columns += [composite_column(t, group, cid, positive) for cid, positive in complete]
-    # Column sums in C (map/zip/sum): each outcome's log likelihood of the entered findings.
-    log_findings: list[float] | tuple[float, ...] = (
-        list(map(sum, zip(*columns, strict=True))) if columns else (0.0,) * len(base)
-    )
+    # Each outcome's log likelihood of the entered findings: the columns added left to right, in C (map). Not
+    # sum(), which compensates rounding from Python 3.12 on: core/vector.py adds the same columns in the same order
+    # with numpy and must get the same bits.
+    log_findings: list[float] | tuple[float, ...] = columns[0] if columns else (0.0,) * len(base)
+    for column in columns[1:]:
+        log_findings = list(map(_add, log_findings, column))
     joints = [a + b for a, b in zip(base, log_findings, strict=True)]
     top_joint = max(joints)
     log_evidence = top_joint + math.log(math.fsum([math.exp(x - top_joint) for x in joints]))

@@ -28,5 +28,7 @@ def emit(fmt: Format, view: View) -> None:
         from oms_cli.output import delimited
 
         streams.write_text(delimited.render(view, fmt))
+    elif fmt is Format.parquet:
+        raise ValueError("Parquet is written by batch only (output/parquet.py)")
     else:
         assert_never(fmt)

@@ -13,6 +13,7 @@ class Format(StrEnum):
     markdown = "markdown"  # for notes
     csv = "csv"  # one row per ranked condition (or listed item)
     tsv = "tsv"
+    parquet = "parquet"  # batch only, to a file (-o)
 
     def __str__(self) -> str:
         return self.value

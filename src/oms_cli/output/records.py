@@ -6,7 +6,7 @@ The encoders are module-level functions (picklable): batch workers run them, so 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oms_cli.output.formats import Format
@@ -81,7 +81,11 @@ def delimited_bytes(rows: list[list[Any]], fmt: Format) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _json_lines(outcomes: list[Outcome], contributions: bool) -> bytes:
+def _json_lines(outcomes: Sequence[Outcome], contributions: bool) -> bytes:
+    if not contributions and getattr(outcomes, "columnar", False):  # a block scored at once (core/vector.py)
+        from oms_cli.output.columnar import json_lines
+
+        return json_lines(outcomes)  # type: ignore[arg-type]
     import orjson
 
     records = [record(o, contributions) for o in outcomes]
@@ -94,11 +98,11 @@ def _json_lines(outcomes: list[Outcome], contributions: bool) -> bytes:
         return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
 
 
-def _flat(outcomes: list[Outcome], fmt: Format) -> bytes:
+def _flat(outcomes: Sequence[Outcome], fmt: Format) -> bytes:
     return delimited_bytes([row for o in outcomes for row in flat_rows(o)], fmt)
 
 
-def encoder(fmt: Format, contributions: bool = False) -> Callable[[list[Outcome]], bytes]:
+def encoder(fmt: Format, contributions: bool = False) -> Callable[[Sequence[Outcome]], bytes]:
     """The block encoder of a batch format (json: JSON Lines; csv/tsv: one row per case and rank)."""
     if fmt is Format.json:
         return functools.partial(_json_lines, contributions=contributions)
