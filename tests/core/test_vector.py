@@ -259,3 +259,44 @@ def test_probabilities_sum_to_one(shipped_kb: CompiledKnowledgeBase) -> None:
     for out in score_cases(shipped_kb, cases, None):
         assert isinstance(out, Scored)
         assert math.fsum([*(r.probability for r in out.results), out.other_probability]) == pytest.approx(1, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(min_value=0, max_value=1, allow_nan=False),
+                st.sampled_from([1.0, 2.0**-53, 2.0**-54, 2.0**-105, 5e-324, 0.5, 1 - 2.0**-53, 0.0]),
+            ),
+            min_size=18,
+            max_size=18,
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_row_sums_are_fsums(rows: list[list[float]]) -> None:
+    import numpy as np
+
+    from oms_cli.core.vector import _fsum_rows
+
+    got = _fsum_rows(np.array(rows, dtype=np.float64)).tolist()
+    assert got == [math.fsum(r) for r in rows]
+
+
+def test_row_sums_on_rounding_boundaries() -> None:
+    # Exact halfway cases (ties to even, just above, just below) and a sum at a power of two.
+    import numpy as np
+
+    from oms_cli.core.vector import _fsum_rows
+
+    tail = [0.0] * 15
+    rows = [
+        [1.0, 2.0**-53, 0.0, *tail],  # exactly halfway between 1 and its successor: stays 1
+        [1.0, 2.0**-53, 2.0**-105, *tail],  # a hair above halfway: rounds up
+        [1.0 + 2.0**-52, 2.0**-53, 0.0, *tail],  # halfway, odd neighbour: rounds up to even
+        [1.0, -(2.0**-54), 2.0**-106, *tail],  # just below a power of two
+        [0.5, 0.25, 0.25, *tail],  # exactly 1
+    ]
+    assert _fsum_rows(np.array(rows)).tolist() == [math.fsum(r) for r in rows]

@@ -5,9 +5,10 @@ engine's set logic (what nesting and the onset imply, contradictions, complete c
 boolean algebra on those matrices; each nesting tree's pattern of states becomes an integer code, looked up in a
 table of log-likelihood columns that `engine.tree_column` computes once per pattern (and `engine._base_terms`
 per age band and onset). The columns are added in the engine's order, tree by tree in root order and then the
-composites, so every sum is the same IEEE operation as in `engine.posterior`; exp, log and fsum go through the
-`math` module, value by value, as in `engine.rank`. The result is therefore identical, not merely close, and
-`batch` output does not change by a byte. Rows the engine would refuse (unknown terms, contradictions) are marked
+composites, so every sum is the same IEEE operation as in `engine.posterior`; exp and log go through the `math`
+module, value by value, as in `engine.rank`, and the evidence's sum is math.fsum's correctly rounded one (a
+double-double sum that defers to math.fsum on the rare row it cannot round with certainty). The result is
+therefore identical, not merely close, and `batch` output does not change by a byte. Rows the engine would refuse (unknown terms, contradictions) are marked
 and left to the per-case path, which gives the exact error.
 
 numpy is imported here and only here (and by the data-frame modules), never on the `suggest` path.
