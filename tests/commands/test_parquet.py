@@ -158,10 +158,21 @@ def test_wide_parquet_input(invoke: Invoke, tmp_path: Path) -> None:
     assert records[2]["line"] == 3
 
 
-def test_parquet_needs_an_output_file(invoke: Invoke, tmp_path: Path) -> None:
-    res = invoke("batch", "--kb", str(TOY_KB), "--format", "parquet", input='{"present": ["spots"]}\n')
-    assert res.exit_code == ExitCode.USAGE
-    assert "-o FILE" in res.stderr
+def test_parquet_goes_to_a_redirected_stdout_too(tmp_path: Path) -> None:
+    # Not only -o FILE: `oms-dx batch cases.jsonl --format parquet > out.parquet` (a terminal is refused).
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    target = tmp_path / "out.parquet"
+    with target.open("wb") as fh:
+        run = subprocess.run(
+            [sys.executable, "-m", "oms_cli", "batch", "--kb", str(TOY_KB), "--format", "parquet"],
+            input=b'{"present": ["spots"]}\n', stdout=fh, stderr=subprocess.PIPE, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert pq.read_table(target).num_rows == 1
 
 
 def test_a_file_that_is_not_parquet_is_an_input_error(invoke: Invoke, tmp_path: Path) -> None:
