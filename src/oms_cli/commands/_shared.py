@@ -165,7 +165,12 @@ def register(app: typer.Typer, fn: Callable[..., Any], name: str | None = None) 
             return run_guarded(functools.partial(fn, *args, **kwargs), target)
         except OmsError as err:
             _emit_error(err, full, fmt)
+            _leave_if_threads_linger(int(err.exit_code))
             raise typer.Exit(int(err.exit_code)) from None
+        except typer.Exit as done:
+            # Any way out of a stopped batch (a closed pipe, a full disk, a signal) may leave pool threads behind.
+            _leave_if_threads_linger(done.exit_code)
+            raise
 
     app.command(command, cls=PlainCommand)(guarded)
 
@@ -185,18 +190,20 @@ def on_termination_raise() -> None:
 
 
 def _leave_if_threads_linger(code: int) -> None:
-    """Exit now if a stopped batch left threads behind: a process pool's queue feeder can stay blocked on a pipe
-    that no worker reads any more, and the interpreter would wait for it at exit. Everything kept is written."""
-    import threading
+    """Exit now if a stopped batch left threads behind: a process pool's queue feeder or manager can stay blocked
+    on a pipe that no worker reads or writes any more, and the interpreter would wait for it at exit (for ever).
+    Only the stopped pool's own threads count, so that a host process with threads of its own is left alone.
+    Everything kept is written first."""
+    batch = sys.modules.get("oms_cli.core.batch")  # not imported here: only a batch can have stopped a pool
+    if batch is None or not any(t.is_alive() for t in batch.ABANDONED):
+        return
+    import contextlib
+    import os
 
-    if threading.active_count() > 1:
-        import contextlib
-        import os
-
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        os._exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
@@ -228,7 +235,6 @@ def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
             code = int(ExitCode.INTERRUPTED)
             # After a ^C echoed by the terminal, start the message on a fresh line.
             sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "oms-dx: interrupted\n")
-        _leave_if_threads_linger(code)
         raise typer.Exit(code) from None
     except BrokenPipeError:
         # `oms-dx batch big.jsonl | head -1`: the reader has all it wants; stop quietly, as a shell would.

@@ -334,6 +334,9 @@ def _run_parallel(
 
     cases = failed = 0
     queued: deque[Future[_Rendered]] = deque()
+    import threading
+
+    before = set(threading.enumerate())
     executor = _executor(kb, options, encode, jobs)
     stopped = True  # until the run completes: any way out before that stops the workers at once
 
@@ -367,12 +370,17 @@ def _run_parallel(
     finally:
         if stopped:
             _stop_workers(executor)
+            ABANDONED.extend(t for t in threading.enumerate() if t not in before)
         else:
             executor.shutdown(wait=True)
     return BatchTally(cases, failed)
 
 
 STOP_GRACE_SECONDS = 2.0
+
+# Threads of a stopped pool (its queue feeder and manager) that may stay blocked on a pipe no worker reads or
+# writes any more; the command layer leaves the process without waiting for them (commands._shared).
+ABANDONED: list[Any] = []
 
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:
