@@ -13,8 +13,13 @@ import weakref
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from oms_cli.output.jsondoc import SCHEMA_VERSION
+
 if TYPE_CHECKING:
     from oms_cli.core.vector import Model, ScoredBlock
+
+# The start of every scored record, as output/records.py writes it.
+RECORD_HEAD = b'{"schema_version":"%s","id":' % SCHEMA_VERSION.encode()
 
 
 class _Fragments:
@@ -100,7 +105,7 @@ def _json_lines(block: ScoredBlock) -> bytes:
             continue
         at = r * width
         order = orders[r]
-        add(b'{"id":')
+        add(RECORD_HEAD)
         add(dumps(item.id))
         add(b',"line":%d,"results":[' % item.line)
         # head, probability and tail of each ranked condition, interleaved in C
