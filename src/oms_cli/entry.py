@@ -33,7 +33,9 @@ def _run() -> None:
     # Importing typer creates tens of thousands of long-lived objects and no garbage cycles: the collector's passes
     # over them are pure start-up cost, so it is off while the application is built.
     gc.disable()
-    from oms_cli.commands import build_app
+    from oms_cli.commands import _shared, build_app
+
+    _shared.OWN_PROCESS = True
 
     first = sys.argv[1] if len(sys.argv) > 1 else None
     app = build_app(first)

@@ -174,3 +174,34 @@ def test_ctrl_c_on_a_real_parallel_run(tmp_path: Path) -> None:
     assert b"Traceback" not in err and b"interrupted" in err
     ids = [json.loads(x)["id"] for x in (first + rest).splitlines()]
     assert len(ids) >= 1 and ids == list(range(len(ids))) and len(ids) < 300_000
+
+
+def _second_chunk_slow(first_line: int, lines: list[bytes]) -> Any:
+    import time
+
+    if first_line == 6:  # the second chunk of five lines
+        time.sleep(3)
+    return oms_cli.core.batch._render_chunk(first_line, lines)
+
+
+def test_ctrl_c_while_waiting_for_a_chunk_never_writes_a_later_one(toy_kb: CompiledKnowledgeBase) -> None:
+    # ^C lands while the oldest chunk is still being scored and a later one is already done: the later one must
+    # not be written in its place (a gap in the output); the run ends after the chunks before the slow one.
+    import signal
+    import threading
+
+    lines = [f'{{"id": {i}, "present": ["spots"]}}'.encode() for i in range(1, 16)]
+    written: list[bytes] = []
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(1.5, signal.pthread_kill, (main, signal.SIGINT))  # at the main thread, as a ^C
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            oms_cli.core.batch._run_parallel(
+                toy_kb, chunks(lines, 5), BatchOptions(top=1), ENCODE, written.append, 2, _second_chunk_slow
+            )
+    finally:
+        timer.cancel()
+    ids = [json.loads(line)["id"] for line in b"".join(written).splitlines()]
+    assert ids == [1, 2, 3, 4, 5]

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 PROG = "oms-dx"
 HELP = "Differential diagnosis of opsoclonus-myoclonus syndrome (OMS) and its mimics, with cited evidence."
 
+# Set by the console entry point (entry.py): the process is oms-dx's own, so once a signal has been handled the
+# ones that follow may be ignored while it leaves. Never so in a host process (a test runner) that runs commands.
+OWN_PROCESS = False
+
 
 def _format_in(args: Sequence[str]) -> str | None:
     """The value of --format on a command line, if it is there."""
@@ -189,6 +193,13 @@ def on_termination_raise() -> None:
             signal.signal(signum, stop)
 
 
+def _ignore_signals() -> None:
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def _leave_if_threads_linger(code: int) -> None:
     """Exit now if a stopped batch left threads behind: a process pool's queue feeder or manager can stay blocked
     on a pipe that no worker reads or writes any more, and the interpreter would wait for it at exit (for ever).
@@ -228,6 +239,10 @@ def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
             # full disk is noticed inside the guard rather than at interpreter exit.
             sys.stdout.flush()
     except KeyboardInterrupt as stop:  # ^C, or SIGTERM/SIGHUP raised as Terminated
+        if OWN_PROCESS:
+            # Leaving now: a second ^C (a double press) must not break into the clean-up or the interpreter's
+            # exit (where Python would end by the signal itself, not with our code).
+            _ignore_signals()
         if isinstance(stop, Terminated):
             code = stop.exit_code
             streams.info("terminated" if code == ExitCode.TERMINATED else "hung up")

@@ -342,9 +342,13 @@ def _run_parallel(
 
     writing = False  # a signal that lands while a chunk is being written stops the output at a record boundary
 
-    def emit(done: _Rendered) -> None:
+    def emit_oldest() -> None:
+        # The oldest chunk leaves the queue only once its result is in hand: a signal that lands while waiting
+        # for it leaves it queued, so the clean-up below never writes a later chunk in its place.
         nonlocal cases, failed, writing
+        done = queued[0].result()
         writing = True
+        queued.popleft()
         write(done.data)
         writing = False
         cases += done.cases
@@ -354,16 +358,16 @@ def _run_parallel(
         for first_line, lines in work:
             queued.append(executor.submit(task or _render_chunk, first_line, lines))
             if len(queued) >= jobs * IN_FLIGHT_PER_JOB:
-                emit(queued.popleft().result())  # output stays in input order; reading waits for the oldest
+                emit_oldest()  # output stays in input order; reading waits for the oldest
         while queued:
-            emit(queued.popleft().result())
+            emit_oldest()
         stopped = False
     except KeyboardInterrupt:  # ^C, or SIGTERM/SIGHUP raised as Terminated
         # Keep the chunks finished before the signal (a second ^C here ends this at once; the workers are
         # still stopped below, and each block is written whole or not at all).
         # Not after a chunk cut short by the signal: the output would skip the rest of it.
         while not writing and queued and queued[0].done() and not queued[0].cancelled() and not queued[0].exception():
-            emit(queued.popleft().result())
+            emit_oldest()
         raise
     except BrokenProcessPool as exc:
         raise WorkerError(f"a batch worker process stopped unexpectedly ({exc}); rerun with --jobs 1") from None
