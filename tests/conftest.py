@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,21 @@ def _stable_terminal(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_left_as_found() -> Iterator[None]:
+    # A command run in-process must leave the host's signal handlers alone: an ignored SIGINT or SIGTERM would be
+    # inherited by every process a later test starts (it once made each signal test after it fail).
+    import signal
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = [signal.getsignal(s) for s in watched]
+    yield
+    after = [signal.getsignal(s) for s in watched]
+    for signum, old in zip(watched, before, strict=True):
+        signal.signal(signum, old)  # put back for the tests that follow, then fail this one
+    assert after == before, "the test changed the process's signal handlers"
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,10 @@ def main() -> None:
             raise
         streams.error_line(message)
         _exit(5)
+    finally:
+        shared = sys.modules.get("oms_cli.commands._shared")
+        if shared is not None:
+            shared.OWN_PROCESS = False  # type: ignore[attr-defined]
 
 
 def _run() -> None:
@@ -35,7 +39,7 @@ def _run() -> None:
     gc.disable()
     from oms_cli.commands import _shared, build_app
 
-    _shared.OWN_PROCESS = True
+    _shared.OWN_PROCESS = True  # reset in main(), for callers that run main() inside a process of their own
 
     first = sys.argv[1] if len(sys.argv) > 1 else None
     app = build_app(first)

@@ -220,6 +220,22 @@ def _leave_if_threads_linger(code: int) -> None:
 def run_guarded(call: Callable[[], Any], target: Path | None = None) -> Any:
     """Run a command's body (into `target` when given), turning interrupts, signals, a reader that went away and
     write failures into their exit codes; expected errors (OmsError) go up to the caller."""
+    if OWN_PROCESS:
+        return _run_guarded(call, target)
+    # Inside a host process (a test runner, a notebook): give it back the signal handlers a command installs.
+    import signal
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = [signal.getsignal(s) for s in watched]
+    try:
+        return _run_guarded(call, target)
+    finally:
+        for signum, handler in zip(watched, before, strict=True):
+            if handler is not None and signal.getsignal(signum) is not handler:
+                signal.signal(signum, handler)
+
+
+def _run_guarded(call: Callable[[], Any], target: Path | None) -> Any:
     try:
         try:
             if target is None:
