@@ -18,14 +18,13 @@ broader finding).
 """
 
 import math
-import weakref
 from collections.abc import Iterable, Sequence
 from operator import add as _add
 from typing import NamedTuple
 
 from oms_cli.core.inputs import check_age
 from oms_cli.errors import InputError
-from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase
+from oms_cli.kb.compiled import Cited, CompiledKnowledgeBase, derived
 from oms_cli.kb.terms import ADULT_AGE_YEARS, ONSETS
 
 OTHER = "other"
@@ -300,15 +299,8 @@ class Tables:
         return self._z[(group, gid)]
 
 
-_TABLES: weakref.WeakKeyDictionary[CompiledKnowledgeBase, Tables] = weakref.WeakKeyDictionary()
-
-
-def tables(kb: CompiledKnowledgeBase) -> Tables:
-    """The engine tables of a knowledge base, built on first use."""
-    t = _TABLES.get(kb)
-    if t is None:
-        t = _TABLES[kb] = Tables(kb)
-    return t
+tables = derived(Tables)
+"""The engine tables of a knowledge base, built on first use."""
 
 
 # ----------------------------------------------------------------------------- the query and its implications

@@ -29,7 +29,7 @@ import numpy as np
 from oms_cli.core import engine
 from oms_cli.core.engine import PRESENT, Known, ScoredCondition
 from oms_cli.errors import OmsError
-from oms_cli.kb.compiled import CompiledKnowledgeBase
+from oms_cli.kb.compiled import CompiledKnowledgeBase, derived
 from oms_cli.kb.terms import ADULT_AGE_YEARS, ONSETS
 
 if TYPE_CHECKING:
@@ -450,14 +450,7 @@ def term_matrices(
     return matrices[0], matrices[1], bad
 
 
-_TERMS: weakref.WeakKeyDictionary[CompiledKnowledgeBase, Terms] = weakref.WeakKeyDictionary()
-
-
-def _terms(kb: CompiledKnowledgeBase) -> Terms:
-    found = _TERMS.get(kb)
-    if found is None:
-        found = _TERMS[kb] = Terms(kb)
-    return found
+_terms = derived(Terms)
 
 
 def onset_codes(onsets: Iterable[str | None]) -> Ints:

@@ -7,7 +7,7 @@ NamedTuples rather than dataclasses: they are several times cheaper to define, a
 
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from oms_cli.errors import InputError, KnowledgeBaseError, Problem, UnknownConditionError, UnknownFindingError
 from oms_cli.kb.terms import ADULT_AGE_YEARS, AGE_GROUPS, HPO_TOKEN, ONSETS, normalise
@@ -19,6 +19,26 @@ if TYPE_CHECKING:
 # Bumped whenever the records below change shape, so that old cache entries are rebuilt rather than misread.
 COMPILED_FORMAT = "8"
 _RESOLVED_MEMO = 4096
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def derived(build: Callable[[_K], _V]) -> Callable[[_K], _V]:
+    """`build(obj)`, computed once per live object and dropped with it: for the tables that the engine, the
+    vectorised scorer and the record writer derive from a knowledge base (which is immutable once compiled)."""
+    import weakref
+
+    made: weakref.WeakKeyDictionary[Any, _V] = weakref.WeakKeyDictionary()
+
+    def get(obj: _K) -> _V:
+        found = made.get(obj)
+        if found is None:
+            found = made[obj] = build(obj)
+        return found
+
+    return get
 
 
 class Cited:

@@ -9,10 +9,10 @@ written the same inside a list as inside an object). Tests compare the bytes wit
 
 from __future__ import annotations
 
-import weakref
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from oms_cli.kb.compiled import derived
 from oms_cli.output.jsondoc import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -59,14 +59,7 @@ class _Fragments:
         return found
 
 
-_FRAGMENTS: weakref.WeakKeyDictionary[Any, _Fragments] = weakref.WeakKeyDictionary()
-
-
-def _fragments(m: Model) -> _Fragments:
-    found = _FRAGMENTS.get(m)
-    if found is None:
-        found = _FRAGMENTS[m] = _Fragments(m)
-    return found
+_fragments = derived(_Fragments)
 
 
 def json_lines(block: ScoredBlock) -> bytes:
