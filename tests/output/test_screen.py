@@ -97,3 +97,21 @@ def test_the_reproduce_command_is_one_line_that_runs(invoke: Invoke) -> None:
     again = invoke(*command[1:], "--format", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["input"]["present"][0] == "opsoclonus"
     assert "Q1. " in res.stderr or "Finished" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["conditions"],
+        ["findings"],
+        ["show", "oms"],
+        ["show", "miller-fisher-syndrome"],
+        ["compare", "oms", "acute-cerebellar-ataxia"],
+        ["suggest", "-f", "ataxia,irritability,vomiting", "--age", "2", "--onset", "acute"],
+    ],
+)
+def test_no_oms_dx_command_is_split_at_a_line_end(invoke: Invoke, args: list[str]) -> None:
+    res = invoke(*args)
+    assert res.exit_code == 0
+    for line in res.stdout.splitlines():
+        assert not re.search(r"\boms-dx\s*$", line), line  # "oms-dx" at a line end: the rest went to the next line

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions
 
 Run = tuple[str, str]  # text, Rich style
-_WORD = re.compile(r"\S+\s*")
+# A word, or an oms-dx command with its subcommand (and ID placeholder) kept together: a command that a reader
+# copies is never split across lines.
+_WORD = re.compile(r"\S*oms-dx [a-z][a-z-]*(?: ID)?\S*\s*|\S+\s*")
 
 
 def _width(text: str) -> int:

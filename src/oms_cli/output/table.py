@@ -314,9 +314,9 @@ def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
         )
     console.print(table)
     console.print(
-        t(f"Child and Adult: share of presentations (prior); {CANT_MISS_MARK} can't miss. Details: oms-dx show ID"),
-        style="dim",
+        t(f"Child and Adult: share of presentations (prior); {CANT_MISS_MARK} can't miss."), style="dim"
     )
+    console.print(t("Details: oms-dx show ID"), style="dim", no_wrap=True)  # a command is never split
 
 
 def _print_findings(console: Console, kb: CompiledKnowledgeBase) -> None:
