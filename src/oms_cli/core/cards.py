@@ -11,7 +11,6 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from oms_cli.core.engine import tables
 from oms_cli.core.wording import bar, pct
 from oms_cli.errors import InputError
 from oms_cli.kb.compiled import CardText, Cited, CompiledKnowledgeBase, Condition, Criteria, Reference, Statement
@@ -457,6 +456,8 @@ def compare(
     ids = list(dict.fromkeys(kb.resolve_condition(t) for t in condition_ids))
     if len(ids) < 2:
         raise InputError("compare needs at least two different conditions")
+    from oms_cli.core.engine import tables  # here, not at the top: a card (`show`) needs none of the engine
+
     conds = tuple(kb.condition(cid) for cid in ids)
     t = tables(kb)
     rows_index = [t.index[cid] for cid in ids]
