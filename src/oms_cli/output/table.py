@@ -313,9 +313,7 @@ def _print_conditions(console: Console, kb: CompiledKnowledgeBase) -> None:
             t(CANT_MISS_MARK if c.cant_miss else "", style="bold red"),
         )
     console.print(table)
-    console.print(
-        t(f"Child and Adult: share of presentations (prior); {CANT_MISS_MARK} can't miss."), style="dim"
-    )
+    console.print(t(f"Child and Adult: share of presentations (prior); {CANT_MISS_MARK} can't miss."), style="dim")
     console.print(t("Details: oms-dx show ID"), style="dim", no_wrap=True)  # a command is never split
 
 
